@@ -1,0 +1,1 @@
+//! Placeholder: links, addresses, routes, ARP/NA (being written).

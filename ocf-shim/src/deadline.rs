@@ -1,0 +1,89 @@
+//! Bounded waiting against the operation's timeout (`OCF_RESKEY_CRM_meta_timeout`).
+//!
+//! Pacemaker SIGKILLs an agent's whole process group when the timeout expires, and then
+//! nobody learns why. So every wait inside an agent is bounded by a deadline that ends a
+//! little *before* Pacemaker's, leaving time to clean up and print an exit reason.
+
+use std::time::{Duration, Instant};
+
+/// Pacemaker's default operation timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    end: Instant,
+}
+
+impl Deadline {
+    /// A deadline for an operation of `timeout`, started at `start`: the agent keeps back a
+    /// tenth of the timeout (at least 0.2 s, at most 2 s) for its own cleanup and reporting.
+    pub fn for_timeout(start: Instant, timeout: Duration) -> Self {
+        let margin = (timeout / 10).clamp(Duration::from_millis(200), Duration::from_secs(2));
+        Deadline { end: start + timeout.saturating_sub(margin) }
+    }
+
+    /// A deadline `d` from now (no margin).
+    pub fn after(d: Duration) -> Self {
+        Deadline { end: Instant::now() + d }
+    }
+
+    /// Time left; zero once expired.
+    pub fn remaining(&self) -> Duration {
+        self.end.saturating_duration_since(Instant::now())
+    }
+
+    pub fn expired(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    /// The earlier of this deadline and `d` from now: for one step of a longer operation.
+    pub fn cap(&self, d: Duration) -> Deadline {
+        let other = Instant::now() + d;
+        Deadline { end: self.end.min(other) }
+    }
+
+    /// Poll `done` every `every` until it returns true (→ true) or the deadline passes
+    /// (→ false, after one last check).
+    pub fn wait_for(&self, every: Duration, mut done: impl FnMut() -> bool) -> bool {
+        loop {
+            if done() {
+                return true;
+            }
+            let left = self.remaining();
+            if left.is_zero() {
+                return false;
+            }
+            std::thread::sleep(every.min(left));
+            if self.expired() {
+                return done();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_a_margin() {
+        let start = Instant::now();
+        let d = Deadline::for_timeout(start, Duration::from_secs(20));
+        assert!(d.remaining() <= Duration::from_secs(18));
+        let d = Deadline::for_timeout(start, Duration::from_millis(500));
+        assert!(d.remaining() <= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn wait_for_gives_up_in_time() {
+        let d = Deadline::after(Duration::from_millis(100));
+        let t = Instant::now();
+        assert!(!d.wait_for(Duration::from_millis(10), || false));
+        assert!(t.elapsed() < Duration::from_millis(500));
+        let mut n = 0;
+        assert!(Deadline::after(Duration::from_secs(5)).wait_for(Duration::from_millis(1), || {
+            n += 1;
+            n == 3
+        }));
+    }
+}

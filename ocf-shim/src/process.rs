@@ -1,0 +1,157 @@
+//! Processes: absolute binary lookup, pid files, liveness, detached daemons.
+//!
+//! Under pcs an agent may run with no `PATH` at all, so binaries are found in a fixed list of
+//! system directories, never through the caller's `PATH`; children get a sane `PATH` too.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::deadline::Deadline;
+
+/// Where system binaries live, in the order a root shell on Debian or RHEL searches them.
+pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Find `name` in the system directories (or use it as is when it is an absolute path).
+pub fn find_binary(name: &str) -> Option<PathBuf> {
+    if name.starts_with('/') {
+        let p = PathBuf::from(name);
+        return is_executable(&p).then_some(p);
+    }
+    which::which_in(name, Some(SYSTEM_PATH), "/").ok()
+}
+
+/// A regular file with an execute bit.
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A `Command` for `program` whose environment has `PATH` set to the system path when the
+/// caller gave none (pcs runs agents with an empty environment).
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    if std::env::var_os("PATH").is_none_or(|p| p.is_empty()) {
+        c.env("PATH", SYSTEM_PATH);
+    }
+    c
+}
+
+/// Start a long-lived child in its own session, so Pacemaker's SIGKILL of the agent's
+/// process group on a timeout does not take the service down with it.
+pub fn spawn_detached(mut cmd: Command) -> io::Result<u32> {
+    cmd.stdin(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| nix::unistd::setsid().map(|_| ()).map_err(io::Error::from));
+    }
+    let child = cmd.spawn()?;
+    Ok(child.id())
+}
+
+/// Read a pid file: `Ok(None)` when missing, empty or not a positive number.
+pub fn read_pidfile(path: &Path) -> io::Result<Option<i32>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(s.split_whitespace().next().and_then(|t| t.parse::<i32>().ok()).filter(|&p| p > 0)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Write a pid file atomically.
+pub fn write_pidfile(path: &Path, pid: u32) -> io::Result<()> {
+    crate::state::write_atomic(path, format!("{pid}\n").as_bytes())
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match kill(Pid::from_raw(pid), None) {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => !is_zombie(pid),
+        Err(_) => false,
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    // /proc/<pid>/stat: "pid (comm) S ..." — comm may contain spaces and parentheses.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The executable of a process (`/proc/<pid>/exe`), to tell our process from a reused pid.
+pub fn proc_exe(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// The command line of a process, split at NULs.
+pub fn proc_cmdline(pid: i32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect(),
+    )
+}
+
+/// Send a signal; a process that is already gone is not an error.
+pub fn signal(pid: i32, sig: Signal) -> io::Result<()> {
+    match kill(Pid::from_raw(pid), sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Wait until `pid` is gone or the deadline passes; true if gone.
+pub fn wait_gone(pid: i32, deadline: &Deadline) -> bool {
+    deadline.wait_for(Duration::from_millis(20), || !pid_alive(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_binaries_without_path() {
+        assert!(find_binary("sh").is_some());
+        assert!(find_binary("/bin/sh").is_some());
+        assert!(find_binary("/nonexistent/x").is_none());
+        assert!(find_binary("surely-no-such-binary-rha").is_none());
+    }
+
+    #[test]
+    fn pidfiles() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.pid");
+        assert_eq!(read_pidfile(&p).unwrap(), None);
+        write_pidfile(&p, 42).unwrap();
+        assert_eq!(read_pidfile(&p).unwrap(), Some(42));
+        std::fs::write(&p, "garbage").unwrap();
+        assert_eq!(read_pidfile(&p).unwrap(), None);
+    }
+
+    #[test]
+    fn liveness_and_detached_children() {
+        assert!(pid_alive(std::process::id() as i32));
+        assert!(!pid_alive(0));
+        let mut cmd = command("sleep");
+        cmd.arg("5");
+        let pid = spawn_detached(cmd).unwrap() as i32;
+        assert!(pid_alive(pid));
+        // The child leads its own session: it is not in our process group.
+        assert_eq!(nix::unistd::getsid(Some(Pid::from_raw(pid))).unwrap(), Pid::from_raw(pid));
+        signal(pid, Signal::SIGKILL).unwrap();
+        // Reap it (it is still our child) so it does not linger as a zombie.
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        assert!(wait_gone(pid, &Deadline::after(Duration::from_secs(2))));
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for cross-agent integration tests.
