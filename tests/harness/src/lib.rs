@@ -1,0 +1,18 @@
+//! Test harness for rha.
+//!
+//! - [`netns`]: network namespaces as guards, veth pairs, bridges, addresses (test ranges only).
+//! - [`lab`]: a real Pacemaker/Corosync cluster in namespaces (test tier 2).
+//! - [`vm`]: commands inside one VM with Debian's stock kernel via virtme-ng (test tier 3).
+//! - [`cmd`]: running commands with time limits and readable errors.
+//!
+//! Host-tier tests need root and the Debian packages listed in the notes; they fail (never
+//! skip) when something is missing, so CI notices.
+
+pub mod cmd;
+pub mod lab;
+pub mod netns;
+pub mod vm;
+
+pub use cmd::{Cmd, CmdOutput};
+pub use lab::{Lab, LabConfig, NetSpec};
+pub use netns::Netns;
