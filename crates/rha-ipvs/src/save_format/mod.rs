@@ -1,6 +1,6 @@
 //! `ipvsadm-save` / `ipvsadm -S -n` text: the format users keep their LVS
 //! rules in. [`parse`] reads it (and any `ipvsadm -R` command list),
-//! [`to_table`] folds the commands into a table, [`write`] prints a table
+//! [`to_table`] folds the commands into a table, [`write()`] prints a table
 //! exactly as `ipvsadm -S -n` would.
 
 mod names;

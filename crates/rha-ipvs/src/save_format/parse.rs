@@ -670,7 +670,7 @@ fn build(line: usize, occs: Vec<Occ>, plain: Vec<String>, r: &dyn Resolver) -> R
         Opt::Zero => Ok(Change::Zero(Some(key))),
         Opt::DelService => Ok(Change::DelService(key)),
         Opt::AddService | Opt::EditService => {
-            let svc = build_service(key, &get, &err)?;
+            let svc = build_service(key, &get, &err, r)?;
             Ok(if cmd == Opt::AddService { Change::AddService(svc) } else { Change::EditService(svc) })
         }
         Opt::AddServer | Opt::EditServer | Opt::DelServer => {
@@ -698,7 +698,12 @@ fn build(line: usize, occs: Vec<Occ>, plain: Vec<String>, r: &dyn Resolver) -> R
 type Err<'a> = dyn Fn(Option<&str>, String) -> ParseError + 'a;
 type Get<'a, 'b> = dyn Fn(Opt) -> Option<&'b Occ> + 'a;
 
-fn build_service(key: ServiceKey, get: &Get<'_, '_>, err: &Err<'_>) -> Result<Service, ParseError> {
+fn build_service(
+    key: ServiceKey,
+    get: &Get<'_, '_>,
+    err: &Err<'_>,
+    r: &dyn Resolver,
+) -> Result<Service, ParseError> {
     let mut svc = Service::new(key);
     if let Some(o) = get(Opt::Scheduler) {
         let s = o.arg.as_deref().unwrap_or("");
@@ -718,19 +723,20 @@ fn build_service(key: ServiceKey, get: &Get<'_, '_>, err: &Err<'_>) -> Result<Se
     }
     if let Some(o) = get(Opt::Netmask) {
         let m = o.arg.as_deref().unwrap_or("");
-        svc.netmask = match key.family() {
-            Family::Inet6 => {
-                let n = atoi(m);
-                if !(1..=128).contains(&n) {
-                    return Err(err(Some(m), "illegal ipv6 netmask specified".into()));
+        svc.netmask =
+            match key.family() {
+                Family::Inet6 => {
+                    let n = atoi(m);
+                    if !(1..=128).contains(&n) {
+                        return Err(err(Some(m), "illegal ipv6 netmask specified".into()));
+                    }
+                    Netmask::V6(n as u8)
                 }
-                Netmask::V6(n as u8)
-            }
-            Family::Inet => Netmask::V4(
-                inet_aton(m)
-                    .ok_or_else(|| err(Some(m), "illegal virtual server persistent mask specified".into()))?,
-            ),
-        };
+                // Like ipvsadm's parse_netmask: a dotted quad, else a host name.
+                Family::Inet => Netmask::V4(inet_aton(m).or_else(|| r.host_v4(m)).ok_or_else(|| {
+                    err(Some(m), "illegal virtual server persistent mask specified".into())
+                })?),
+            };
     }
     if let Some(o) = get(Opt::Pe) {
         let pe = o.arg.as_deref().unwrap_or("");
