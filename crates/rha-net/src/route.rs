@@ -89,7 +89,7 @@ impl Route {
     }
 
     /// `ip route`-like text, for messages: `198.51.100.0/24 dev #3 metric 100`.
-    pub fn describe(&self, ifname: impl Fn(u32) -> String) -> String {
+    pub fn describe(&self, mut ifname: impl FnMut(u32) -> String) -> String {
         let mut s = format!("{}/{}", self.destination, self.prefix_len);
         if let Some(g) = self.gateway {
             s.push_str(&format!(" via {g}"));

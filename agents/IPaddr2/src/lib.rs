@@ -1,0 +1,92 @@
+//! `ocf:rha:IPaddr2`: a floating IPv4/IPv6 address, drop-in compatible with
+//! `ocf:heartbeat:IPaddr2`, over rtnetlink and raw sockets (no `ip`, no `send_arp`).
+//!
+//! Where to start reading:
+//! - [`params`]: the meta-data (every parameter, with upstream's names and defaults) and the
+//!   validated [`params::Config`]. Syntax errors are `OCF_ERR_CONFIGURED` there.
+//! - [`findif`]: which interface, prefix and broadcast the address gets (routing table).
+//! - [`monitor`]: what is configured now ([`monitor::State`]), and the monitor action.
+//! - [`start`] / [`stop`]: the lifecycle, step by step.
+//! - [`announce`]: gratuitous ARP / unsolicited NA, in the foreground or a background process.
+//! - [`lvs`]: `lvs_support`, the loopback copy of the address on an LVS-DR director.
+//!
+//! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
+
+pub mod announce;
+pub mod findif;
+pub mod lvs;
+pub mod monitor;
+pub mod params;
+pub mod start;
+pub mod stop;
+
+use ocf_shim::{Agent, AgentInfo, Context, OcfError, OcfResult, Params, Status};
+use rha_net::Netlink;
+
+pub use params::Config;
+
+/// The agent, for `ocf_shim::run`.
+pub struct IpAddr2;
+
+/// A netlink failure is a runtime failure (`OCF_ERR_GENERIC`).
+pub(crate) fn net_err(e: rha_net::Error) -> OcfError {
+    OcfError::generic(e.to_string())
+}
+
+pub(crate) fn open_netlink() -> OcfResult<Netlink> {
+    Netlink::open().map_err(net_err)
+}
+
+impl Agent for IpAddr2 {
+    type Config = Config;
+
+    fn info() -> &'static AgentInfo {
+        &params::INFO
+    }
+
+    fn configure(params: &Params, ctx: &Context) -> OcfResult<Config> {
+        let cfg = Config::from_params(params, ctx)?;
+        if let Some(ns) = &cfg.network_namespace {
+            // Everything after this (netlink, raw sockets) happens inside the namespace.
+            rha_net::netns::enter(ns).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    OcfError::installed(format!("network namespace {ns} does not exist on this node"))
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    OcfError::perm(format!("cannot enter network namespace {ns}: {e}"))
+                }
+                _ => OcfError::generic(format!("cannot enter network namespace {ns}: {e}")),
+            })?;
+        }
+        Ok(cfg)
+    }
+
+    fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
+        start::start(cfg, ctx)
+    }
+
+    fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
+        stop::stop(cfg, ctx)
+    }
+
+    fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
+        monitor::monitor(cfg, ctx)
+    }
+
+    /// validate-all checks this node too, as upstream does: the interface exists, and the
+    /// interface and prefix can be found when they are not given.
+    fn validate(cfg: &Config, _ctx: &Context) -> OcfResult<()> {
+        for w in &cfg.warnings {
+            ocf_shim::warn!("{w}");
+        }
+        let mut nl = open_netlink()?;
+        findif::resolve(&mut nl, cfg).map(|_| ())
+    }
+
+    /// Like monitor, and prints `running` or `stopped` as upstream does.
+    fn status(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
+        let r = monitor::monitor(cfg, ctx);
+        println!("{}", if matches!(r, Ok(Status::Running)) { "running" } else { "stopped" });
+        r
+    }
+}

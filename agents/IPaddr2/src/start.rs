@@ -1,0 +1,232 @@
+//! start: find the interface, check it, add the address, wait for IPv6 DAD, announce.
+//!
+//! Every wait is bounded by the operation's deadline; a start killed at any point leaves
+//! nothing stop cannot remove (the order of the steps below is what guarantees that).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ocf_shim::{Context, OcfError, OcfResult};
+use rha_net::address::{self, Family, NewAddress};
+use rha_net::arp::ArpSocket;
+use rha_net::link::{self, Link, format_mac};
+use rha_net::{Netlink, addrlabel};
+
+use crate::findif::{self, Placement};
+use crate::monitor::{self, State};
+use crate::params::Config;
+use crate::{announce, lvs, net_err};
+
+/// How often DAD progress is polled.
+const DAD_POLL: Duration = Duration::from_millis(20);
+/// IPv4 duplicate detection: probes, their spacing, and how long to listen after the last.
+const ARP_PROBES: u32 = 2;
+const ARP_PROBE_INTERVAL: Duration = Duration::from_millis(300);
+const ARP_PROBE_WAIT: Duration = Duration::from_millis(700);
+
+/// The start action.
+pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
+    ctx.require_root()?;
+    for w in &cfg.warnings {
+        ocf_shim::warn!("{w}");
+    }
+    if !cfg.ignored_send_arp_opts.is_empty() {
+        ocf_shim::info!(
+            "send_arp_opts: only -A/-U are used by the built-in sender; ignoring {}",
+            cfg.ignored_send_arp_opts.join(" ")
+        );
+    }
+    let mut nl = crate::open_netlink()?;
+    let place = findif::resolve(&mut nl, cfg)?;
+    if cfg.check_link_status && place.link.is_down() {
+        return Err(OcfError::installed(format!(
+            "interface {} is down ({}): not adding {} here (check_link_status=true)",
+            place.link.name,
+            place.link.down_reason(),
+            cfg.ip
+        )));
+    }
+
+    match monitor::state(&mut nl, cfg)? {
+        State::Running { .. } => {
+            ocf_shim::info!("{} is already up", cfg.ip);
+            return Ok(());
+        }
+        State::LinkDown { .. } if !cfg.check_link_status => return Ok(()),
+        State::DadFailed { addr, link } => {
+            ocf_shim::warn!(
+                "{} on {} failed duplicate address detection before: adding it again",
+                cfg.ip,
+                link.name
+            );
+            remove(&mut nl, link.index, cfg.ip, addr.prefix_len)?;
+        }
+        st @ State::WrongLabel { .. } => {
+            return Err(monitor::problem(cfg, &st).expect("a problem state"));
+        }
+        State::Absent | State::LinkDown { .. } => {}
+    }
+
+    if cfg.lvs_support {
+        lvs::take_from_loopback(&mut nl, cfg, ctx)?;
+    }
+    if cfg.run_arping {
+        detect_duplicate_ipv4(cfg, ctx, &place.link)?;
+    }
+    if let (Some(label), IpAddr::V6(v6)) = (cfg.addrlabel, cfg.ip) {
+        match addrlabel::add(&mut nl, v6, 128, label) {
+            Err(e) if !e.is_errno(&[libc::EEXIST]) => ocf_shim::warn!("{e}"),
+            _ => {}
+        }
+    }
+    add_address(&mut nl, cfg, &place)?;
+    if !place.link.is_admin_up() {
+        ocf_shim::info!("bringing {} up", place.link.name);
+        link::set_up(&mut nl, place.link.index).map_err(net_err)?;
+    }
+    if cfg.family == Family::V6 && !cfg.nodad {
+        wait_for_dad(&mut nl, cfg, ctx, &place)?;
+    }
+
+    let link = match monitor::state(&mut nl, cfg)? {
+        State::Running { link, .. } => link,
+        State::LinkDown { link, .. } if !cfg.check_link_status => link,
+        State::LinkDown { link, .. } => {
+            return Err(OcfError::installed(format!(
+                "interface {} went down ({}) while adding {}",
+                link.name,
+                link.down_reason(),
+                cfg.ip
+            )));
+        }
+        st => {
+            return Err(monitor::problem(cfg, &st)
+                .unwrap_or_else(|| OcfError::generic(format!("{} is not up after adding it", cfg.ip))));
+        }
+    };
+    announce::on_start(cfg, ctx, &link);
+    Ok(())
+}
+
+fn add_address(nl: &mut Netlink, cfg: &Config, place: &Placement) -> OcfResult<()> {
+    let mut new = NewAddress::new(place.link.index, cfg.ip, place.prefix_len);
+    new.label = place.label.clone();
+    new.broadcast = place.broadcast;
+    new.nodad = cfg.nodad;
+    new.noprefixroute = cfg.noprefixroute;
+    if cfg.family == Family::V6 {
+        new.preferred = cfg.preferred_lft;
+    }
+    let mut what = format!("adding {}/{} to {}", cfg.ip, place.prefix_len, place.link.name);
+    if let Some(b) = place.broadcast {
+        what.push_str(&format!(" brd {b}"));
+    }
+    if let Some(l) = &place.label {
+        what.push_str(&format!(" label {l}"));
+    }
+    for (on, flag) in [(new.nodad && cfg.family == Family::V6, "nodad"), (new.noprefixroute, "noprefixroute")]
+    {
+        if on {
+            what.push(' ');
+            what.push_str(flag);
+        }
+    }
+    if cfg.family == Family::V6 {
+        what.push_str(&format!(" preferred_lft {}", cfg.preferred_lft));
+    }
+    ocf_shim::info!("{what}");
+    match address::add(nl, &new) {
+        Ok(()) => Ok(()),
+        // Someone added it meanwhile: the check after adding decides.
+        Err(e) if e.is_errno(&[libc::EEXIST]) => Ok(()),
+        Err(e) => Err(OcfError::generic(format!("failed to add {}: {e}", cfg.ip))),
+    }
+}
+
+fn remove(nl: &mut Netlink, index: u32, ip: IpAddr, prefix_len: u8) -> OcfResult<()> {
+    match address::delete(nl, index, ip, prefix_len) {
+        Err(e) if !address::is_absent(&e) => Err(net_err(e)),
+        _ => Ok(()),
+    }
+}
+
+/// `run_arping`: ARP-probe the address before taking it (RFC 5227).
+fn detect_duplicate_ipv4(cfg: &Config, ctx: &Context, link: &Link) -> OcfResult<()> {
+    let IpAddr::V4(ip) = cfg.ip else { return Ok(()) };
+    let Some(mac) = link.ethernet_mac() else {
+        ocf_shim::warn!("run_arping: {} is not an Ethernet link, skipping duplicate detection", link.name);
+        return Ok(());
+    };
+    let sock = ArpSocket::open(link.index, mac).map_err(|e| {
+        OcfError::generic(format!("run_arping: cannot open an ARP socket on {}: {e}", link.name))
+    })?;
+    let deadline = std::time::Instant::now() + ctx.deadline.remaining();
+    match sock.detect_duplicate(ip, ARP_PROBES, ARP_PROBE_INTERVAL, ARP_PROBE_WAIT, Some(deadline)) {
+        Ok(None) => Ok(()),
+        Ok(Some(other)) => Err(OcfError::generic(format!(
+            "IPv4 address collision: {ip} is already in use by {} on the network of {} [DAD]",
+            format_mac(&other),
+            link.name
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(OcfError::generic(format!(
+            "run_arping: duplicate address detection for {ip} needs about {} ms, more than the start timeout leaves",
+            (ARP_PROBE_INTERVAL * (ARP_PROBES - 1) + ARP_PROBE_WAIT).as_millis()
+        ))),
+        Err(e) => Err(OcfError::generic(format!("run_arping: probing {ip} on {} failed: {e}", link.name))),
+    }
+}
+
+/// Wait for IPv6 duplicate address detection to finish, within the deadline. On failure the
+/// address (and its address label) is removed again.
+fn wait_for_dad(nl: &mut Netlink, cfg: &Config, ctx: &Context, place: &Placement) -> OcfResult<()> {
+    let index = place.link.index;
+    let undo = |nl: &mut Netlink| {
+        let _ = address::delete(nl, index, cfg.ip, place.prefix_len);
+        if let (Some(label), IpAddr::V6(v6)) = (cfg.addrlabel, cfg.ip) {
+            let _ = addrlabel::delete(nl, v6, 128, label);
+        }
+    };
+    loop {
+        let addr = address::list(nl, Some(Family::V6), Some(index))
+            .map_err(net_err)?
+            .into_iter()
+            .find(|a| a.address == cfg.ip);
+        match addr {
+            None => {
+                return Err(OcfError::generic(format!(
+                    "{} vanished from {} during DAD",
+                    cfg.ip, place.link.name
+                )));
+            }
+            Some(a) if a.is_dad_failed() => {
+                undo(nl);
+                return Err(OcfError::generic(format!(
+                    "IPv6 address collision {} [DAD]: another node on {} has it; address removed",
+                    cfg.ip, place.link.name
+                )));
+            }
+            Some(a) if !a.is_tentative() => return Ok(()),
+            Some(_) => {}
+        }
+        if !cfg.check_link_status
+            && link::by_index(nl, index).map_err(net_err)?.is_some_and(|l| !l.has_carrier())
+        {
+            ocf_shim::warn!(
+                "{} has no carrier: DAD for {} will only run when it has",
+                place.link.name,
+                cfg.ip
+            );
+            return Ok(());
+        }
+        if ctx.deadline.remaining() < DAD_POLL {
+            undo(nl);
+            return Err(OcfError::generic(format!(
+                "IPv6 duplicate address detection for {} did not finish within the start timeout ({} ms); \
+                 address removed (raise the timeout, or set nodad=true)",
+                cfg.ip,
+                ctx.timeout().as_millis()
+            )));
+        }
+        std::thread::sleep(DAD_POLL);
+    }
+}

@@ -1,0 +1,56 @@
+//! stop: end the background announcements, remove the address wherever this resource put it,
+//! and undo the side effects (address label, loopback copy for LVS, route cache).
+//!
+//! Stop must also clean up after a start that was killed at any point, so every step runs
+//! whether or not the address is still there.
+
+use std::net::IpAddr;
+
+use ocf_shim::{Context, OcfError, OcfResult};
+use rha_net::{address, addrlabel, route};
+
+use crate::params::Config;
+use crate::{announce, findif, lvs, monitor};
+
+/// The stop action.
+pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
+    ctx.require_root()?;
+    if let Err(e) = announce::stop_background(&announce::pidfile(ctx)) {
+        ocf_shim::warn!("{}", e.reason);
+    }
+    let mut nl = crate::open_netlink()?;
+    // Where it may be: the given interface, the routes' interfaces, or (no route, e.g. the
+    // link is down) any interface. Upstream gives up without a route and leaves it there.
+    let scope = findif::scope(&mut nl, cfg)?;
+    let owned = monitor::owned_addresses(&mut nl, cfg, &scope)?;
+    for (a, link) in &owned {
+        ocf_shim::info!("removing {}/{} from {}", cfg.ip, a.prefix_len, link.name);
+        match address::delete(&mut nl, link.index, cfg.ip, a.prefix_len) {
+            Err(e) if !address::is_absent(&e) => {
+                return Err(OcfError::generic(format!(
+                    "unable to remove {} from {}: {e}",
+                    cfg.ip, link.name
+                )));
+            }
+            _ => {}
+        }
+    }
+    if !monitor::owned_addresses(&mut nl, cfg, &scope)?.is_empty() {
+        return Err(OcfError::generic(format!("{} is still configured after removing it", cfg.ip)));
+    }
+    if cfg.flush_routes
+        && let Err(e) = route::flush_cache(cfg.family)
+    {
+        ocf_shim::warn!("flushing the route cache: {e}");
+    }
+    if let (Some(label), IpAddr::V6(v6)) = (cfg.addrlabel, cfg.ip) {
+        match addrlabel::delete(&mut nl, v6, 128, label) {
+            Err(e) if !addrlabel::is_absent(&e) => ocf_shim::warn!("{e}"),
+            _ => {}
+        }
+    }
+    if cfg.lvs_support {
+        lvs::restore_to_loopback(&mut nl, cfg, ctx)?;
+    }
+    Ok(())
+}
