@@ -1,0 +1,2 @@
+//! Benchmark against ocf:heartbeat:apache (filled in below).
+fn main() {}

@@ -1,0 +1,5 @@
+//! `ocf:rha:apache`: see the crate documentation in `lib.rs` for the map.
+
+fn main() {
+    ocf_shim::run::<rha_apache::Apache>()
+}
