@@ -266,11 +266,12 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Removes every leftover `rha*` namespace: those whose owner process is gone, and those whose
-/// name records no owner. Namespaces of live test processes are left alone, so parallel test
-/// runs do not destroy each other. Returns the names removed.
+/// Removes every leftover harness namespace: `rha-<pid>-...` whose owner process is gone.
+/// Namespaces of live processes are left alone, so parallel test runs (and a demo cluster of
+/// `rha-lab`) survive. Other `rha*` names record no owner, so nothing tells whether they are
+/// still in use: they are left to [`sweep_all`]. Returns the names removed.
 pub fn sweep_stale() -> Result<Vec<String>> {
-    sweep(|name| owner_of(name).is_none_or(|pid| !process_alive(pid)))
+    sweep(|name| owner_of(name).is_some_and(|pid| !process_alive(pid)))
 }
 
 /// Removes every `rha*` namespace, including ones in use. For CI setup and manual cleanup.
@@ -292,17 +293,23 @@ fn sweep(select: impl Fn(&str) -> bool) -> Result<Vec<String>> {
     Ok(victims)
 }
 
-/// Kills all processes in namespace `name` and deletes it.
+/// Kills all processes in namespace `name` and deletes it. A namespace that vanishes
+/// meanwhile (another sweep got there first) counts as removed.
 pub fn remove(name: &str) -> Result<()> {
-    if !list()?.iter().any(|n| n == name) {
+    let exists = || list().map(|l| l.iter().any(|n| n == name));
+    if !exists()? {
         return Ok(());
     }
-    kill_all_in(name)?;
-    Cmd::new("ip")
-        .args(["netns", "delete", name])
-        .run_ok()
-        .with_context(|| format!("deleting network namespace {name}"))?;
-    Ok(())
+    let r = kill_all_in(name).and_then(|_| {
+        Cmd::new("ip")
+            .args(["netns", "delete", name])
+            .run_ok()
+            .with_context(|| format!("deleting network namespace {name}"))
+    });
+    match r {
+        Err(_) if !exists()? => Ok(()),
+        r => r.map(|_| ()),
+    }
 }
 
 fn pids_of(name: &str) -> Result<Vec<u32>> {

@@ -173,7 +173,11 @@ fn version_key(v: &str) -> Vec<(u64, String)> {
 /// `vng` from `$RHA_VNG`, PATH, or pip's usual install places.
 pub fn find_vng() -> Result<PathBuf> {
     if let Some(v) = std::env::var_os(VNG_ENV) {
-        return Ok(PathBuf::from(v));
+        let v = PathBuf::from(v);
+        if cmd::find_in_path(&v.to_string_lossy()).is_none() {
+            bail!("${VNG_ENV} = {} is not an executable file", v.display());
+        }
+        return Ok(v);
     }
     if let Some(p) = cmd::find_in_path("vng") {
         return Ok(p);

@@ -128,8 +128,9 @@ fn run_tests(opts: &VmOpts, per_test_timeout: u64, exes: &[PathBuf]) -> Result<E
         let (p, f) = count(r);
         passed += p;
         failed += f;
+        // Not worded "N passed": tests/run-all sums every such phrase in the log.
         println!(
-            "vm-tier: {} {}: {p} passed, {f} failed{}",
+            "vm-tier: {} {} (tests ok: {p}, not ok: {f}){}",
             if r.success() { "ok" } else { "FAILED" },
             r.label,
             r.duration.map(|d| format!(" ({:.1}s)", d.as_secs_f64())).unwrap_or_default()

@@ -77,6 +77,9 @@ impl NetSpec {
 pub struct LabConfig {
     /// Number of cluster nodes (1..=9).
     pub nodes: usize,
+    /// Letters/digits put into the lab's namespace names (`rha-<pid>-<n>-<tag>node1`), to tell
+    /// labs apart in `ip netns list`; default empty.
+    pub tag: String,
     /// Node names; default `node1`, `node2`, ...
     pub node_names: Option<Vec<String>>,
     /// Networks besides the primary one (see [`NetSpec::second`]).
@@ -101,6 +104,7 @@ impl Default for LabConfig {
     fn default() -> LabConfig {
         LabConfig {
             nodes: 2,
+            tag: String::new(),
             node_names: None,
             extra_networks: Vec::new(),
             ocf_rha_dir: None,
@@ -121,6 +125,9 @@ impl LabConfig {
 
     /// The node names, checked.
     pub fn names(&self) -> Result<Vec<String>> {
+        if !self.tag.chars().all(|c| c.is_ascii_alphanumeric()) {
+            bail!("lab tag {:?} must be ASCII letters and digits", self.tag);
+        }
         if self.nodes == 0 || self.nodes > 9 {
             bail!("a lab has 1..=9 nodes, not {}", self.nodes);
         }

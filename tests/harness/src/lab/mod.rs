@@ -13,6 +13,7 @@
 
 mod config;
 mod node;
+mod ocf;
 mod status;
 
 use std::fs;
@@ -25,12 +26,13 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use config::{CLIENT_HOST_NUMBER, LabConfig, NetSpec, corosync_conf, node_host_number};
-pub use node::OCF_RHA_MOUNT;
+pub use ocf::{OCF_RHA_MOUNT, RESOURCE_D};
 pub use status::{ClusterStatus, NodeStatus, ResourceStatus};
 
 use crate::cmd::{self, Cmd, CmdOutput};
 use crate::netns::{self, Netns};
 use node::NodeDirs;
+use ocf::OcfTree;
 
 /// Limit for one command run in a node (crm and pcs start slowly under load).
 pub const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
@@ -91,6 +93,8 @@ pub struct Lab {
     cfg: LabConfig,
     networks: Vec<NetSpec>,
     workdir: PathBuf,
+    /// The /usr/lib/ocf/resource.d the nodes see, when an agents directory is configured.
+    ocf: Option<OcfTree>,
     switch: Option<Netns>,
     client: Option<Netns>,
     nodes: Vec<LabNode>,
@@ -102,7 +106,7 @@ impl Lab {
     /// nodes are online (within `cfg.online_timeout`) and sets the lab's cluster properties
     /// (`stonith-enabled=false`; `no-quorum-policy=ignore` for two nodes).
     /// On any error everything created so far is removed.
-    pub fn start(cfg: LabConfig) -> Result<Lab> {
+    pub fn start(mut cfg: LabConfig) -> Result<Lab> {
         cmd::require_root()?;
         cmd::require_tools(REQUIRED_TOOLS)?;
         let names = cfg.names()?;
@@ -111,6 +115,8 @@ impl Lab {
             if !dir.is_dir() {
                 bail!("ocf_rha_dir {} is not a directory", dir.display());
             }
+            // Absolute: the mounts are made by a shell whose cwd is not ours to rely on.
+            cfg.ocf_rha_dir = Some(fs::canonicalize(dir)?);
         }
         // Leftovers of killed test runs would only cost CPU, but remove them anyway.
         let swept = netns::sweep_stale()?;
@@ -127,8 +133,16 @@ impl Lab {
         fs::create_dir_all(&workdir).with_context(|| format!("creating lab dir {}", workdir.display()))?;
 
         // From here on, an early return drops `lab`, which tears down what exists.
-        let mut lab =
-            Lab { cfg, networks, workdir, switch: None, client: None, nodes: Vec::new(), detached: false };
+        let mut lab = Lab {
+            cfg,
+            networks,
+            workdir,
+            ocf: None,
+            switch: None,
+            client: None,
+            nodes: Vec::new(),
+            detached: false,
+        };
         lab.build_network(&names, owner)?;
         let ring0: Vec<String> = (0..names.len())
             .map(|i| {
@@ -137,6 +151,10 @@ impl Lab {
             })
             .collect();
         let conf = corosync_conf(&names, &ring0, lab.cfg.token_ms);
+        lab.write_hosts_file(&names, &ring0)?;
+        if let Some(agents) = &lab.cfg.ocf_rha_dir {
+            lab.ocf = Some(OcfTree::prepare(&lab.workdir.join("ocf-resource.d"), agents)?);
+        }
         for n in &lab.nodes {
             n.dirs.create(&n.name, &conf, lab.cfg.www)?;
         }
@@ -159,12 +177,13 @@ impl Lab {
     }
 
     fn build_network(&mut self, names: &[String], owner: u32) -> Result<()> {
-        let switch = Netns::new_owned_by("sw", owner)?;
+        let tag = self.cfg.tag.clone();
+        let switch = Netns::new_owned_by(&format!("{tag}sw"), owner)?;
         for k in 0..self.networks.len() {
             switch.add_bridge(&format!("br{k}"))?;
         }
         self.switch = Some(switch);
-        let client = Netns::new_owned_by("client", owner)?;
+        let client = Netns::new_owned_by(&format!("{tag}client"), owner)?;
         self.connect(&client, "c")?;
         for net in &self.networks {
             for a in [net.host_v4(CLIENT_HOST_NUMBER), net.host_v6(CLIENT_HOST_NUMBER)].into_iter().flatten()
@@ -174,8 +193,8 @@ impl Lab {
         }
         self.client = Some(client);
         for (i, name) in names.iter().enumerate() {
-            let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
-            let ns = Netns::new_owned_by(&tag, owner)?;
+            let alnum: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+            let ns = Netns::new_owned_by(&format!("{tag}{alnum}"), owner)?;
             self.connect(&ns, &format!("n{}", i + 1))?;
             for net in &self.networks {
                 let h = node_host_number(i);
@@ -195,6 +214,26 @@ impl Lab {
         Ok(())
     }
 
+    fn hosts_file(&self) -> PathBuf {
+        self.workdir.join("hosts")
+    }
+
+    /// The host's /etc/hosts plus the nodes' names on the cluster network.
+    fn write_hosts_file(&self, names: &[String], addrs: &[String]) -> Result<()> {
+        let mut s = fs::read_to_string("/etc/hosts").unwrap_or_default();
+        s += "\n# rha lab\n";
+        for (n, a) in names.iter().zip(addrs) {
+            s += &format!("{a}\t{n}\n");
+        }
+        if let Some(c) = self.client_ip(0) {
+            s += &format!("{c}\tclient\n");
+        }
+        let path = self.hosts_file();
+        fs::write(&path, s).with_context(|| format!("writing {}", path.display()))?;
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        Ok(())
+    }
+
     /// Switch port name of interface `ifname` of the member with port prefix `who`.
     fn port(who: &str, ifname: &str) -> String {
         format!("{who}{ifname}")
@@ -209,10 +248,11 @@ impl Lab {
     }
 
     fn start_anchor_and_corosync(&mut self, i: usize) -> Result<()> {
-        let ocf = self.cfg.ocf_rha_dir.clone();
+        let ocf = self.ocf.clone();
         let www = self.cfg.www;
+        let hosts = self.hosts_file();
         let n = &mut self.nodes[i];
-        let script = n.dirs.mount_script(&n.name, ocf.as_deref(), www);
+        let script = n.dirs.mount_script(&n.name, ocf.as_ref(), www, &hosts);
         let child =
             node::spawn_anchor(&n.ns, &script).with_context(|| format!("starting node {}", n.name))?;
         let pid = child.id();
@@ -276,9 +316,15 @@ impl Lab {
                 alive: n.alive,
             });
         }
+        let ocf = match &state.config.ocf_rha_dir {
+            // The tree exists already; preparing it again only re-creates mount points.
+            Some(agents) => Some(OcfTree::prepare(&state.workdir.join("ocf-resource.d"), agents)?),
+            None => None,
+        };
         Ok(Lab {
             cfg: state.config,
             networks,
+            ocf,
             workdir: state.workdir,
             switch: Some(switch),
             client: Some(client),

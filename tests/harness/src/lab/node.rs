@@ -21,8 +21,7 @@ use nix::unistd::{Group, User, chown};
 use crate::cmd::{self, Cmd, shell_quote};
 use crate::netns::Netns;
 
-/// Where the agents directory appears inside each node.
-pub const OCF_RHA_MOUNT: &str = "/usr/lib/ocf/resource.d/rha";
+use super::ocf::OcfTree;
 
 /// Printed by the anchor once its mounts are in place.
 const READY: &str = "RHA-NODE-READY";
@@ -112,21 +111,23 @@ impl NodeDirs {
     }
 
     /// The script the anchor runs inside its fresh mount namespace before it sleeps.
-    pub fn mount_script(&self, node_name: &str, ocf_rha_dir: Option<&Path>, www: bool) -> String {
+    pub fn mount_script(&self, node_name: &str, ocf: Option<&OcfTree>, www: bool, hosts: &Path) -> String {
         let mut s = String::from("set -eu\n");
         s += &format!("hostname {}\n", shell_quote(node_name));
-        // mkdir -p: mount points may be missing (the VM's /var/log starts empty; the agents
-        // directory does not exist before our package is installed). It creates them only if
-        // missing, on the shared root filesystem.
+        // mkdir -p: mount points may be missing (the VM's /var/log starts empty). It creates
+        // them only if missing, on the shared root filesystem.
         let bind = |src: &Path, dst: &str| {
             format!("mkdir -p {dst}\nmount --bind {} {dst}\n", shell_quote(&src.to_string_lossy()))
         };
         for (src, dst) in self.binds(www) {
             s += &bind(&src, dst);
         }
-        if let Some(dir) = ocf_rha_dir {
-            s += &bind(dir, OCF_RHA_MOUNT);
+        if let Some(tree) = ocf {
+            s += &tree.mount_commands();
         }
+        // The lab's /etc/hosts names every node, as a real cluster's would (apache, pcs and
+        // crmsh look the node names up).
+        s += &format!("mount --bind {} /etc/hosts\n", shell_quote(&hosts.to_string_lossy()));
         // Private /dev/shm (libqb IPC) and /run (pid files, /run/crm, apache's run dir).
         s += "mount -t tmpfs -o mode=1777 rha-shm /dev/shm\n";
         s += "mount -t tmpfs -o mode=0755 rha-run /run\n";
