@@ -94,8 +94,9 @@ fn have(tool: &str) -> bool {
 // A private mount namespace with its own /run
 
 /// A process that holds a mount namespace whose /run is a fresh tmpfs (set up like a booted
-/// system's by systemd-tmpfiles); commands enter it with `nsenter -m`. Killed on drop, which
-/// also releases everything mounted in it (network namespaces included).
+/// system's by systemd-tmpfiles); commands enter it with `nsenter -m`. It ends when dropped, or
+/// when its stdin closes because the test process died, which releases everything mounted in
+/// it (network namespaces included).
 struct RunNs {
     child: Child,
 }
@@ -105,10 +106,10 @@ impl RunNs {
         let script = "mount -t tmpfs -o mode=0755,size=64m rha-deb-run /run \
              && mkdir -m 1777 /run/lock \
              && { systemd-tmpfiles --create --prefix=/run >/dev/null 2>&1 || true; } \
-             && echo ready && exec sleep 3600";
+             && echo ready && read -r _";
         let mut child = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "--", "sh", "-c", script])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("unshare (util-linux)");
