@@ -6,13 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The example agent cargo builds beside this test (target/<profile>/examples/example).
-fn example_agent() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe.parent().unwrap().parent().unwrap().join("examples").join("example");
-    assert!(p.exists(), "example agent not built at {} (cargo test builds examples)", p.display());
-    p
-}
+mod common;
+use common::example_agent;
+
 
 fn require_tool(path: &str) {
     assert!(Path::new(path).exists(), "{path} is missing: run tests/install-deps (this test never skips)");
