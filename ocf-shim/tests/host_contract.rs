@@ -3,12 +3,11 @@
 //! `pcs resource describe`, and the exit codes of every invalid-configuration rule.
 //! Needs root and Debian's resource-agents, libxml2-utils, pcs and crmsh (tests/install-deps).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 mod common;
 use common::example_agent;
-
 
 fn require_tool(path: &str) {
     assert!(Path::new(path).exists(), "{path} is missing: run tests/install-deps (this test never skips)");
@@ -50,7 +49,12 @@ fn ocf_tester_passes() {
 
 fn xmllint(args: &[&str], xml: &[u8], cwd: &str) -> Output {
     let mut c = Command::new("xmllint");
-    c.args(args).arg("-").current_dir(cwd).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.args(args)
+        .arg("-")
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().expect("xmllint (libxml2-utils) is required");
     use std::io::Write;
     child.stdin.take().unwrap().write_all(xml).unwrap();
@@ -111,7 +115,10 @@ fn invalid_configuration_follows_pacemaker_rules() {
         let o = run(action, &[bad]);
         assert_eq!(code(&o), 6, "{action}");
         let reason = stderr(&o);
-        assert!(reason.contains("ocf-exit-reason:parameter state: relative/path is not an absolute path"), "{reason}");
+        assert!(
+            reason.contains("ocf-exit-reason:parameter state: relative/path is not an absolute path"),
+            "{reason}"
+        );
     }
     // Pacemaker's prefix is honoured, booleans are strict.
     let o = run("start", &[("OCF_RESKEY_fail_start", "perhaps"), ("OCF_EXIT_REASON_PREFIX", "why:")]);
@@ -143,7 +150,11 @@ fn logs_go_to_ha_logfile() {
     let log = d.path().join("ha.log");
     let o = run(
         "start",
-        &[("OCF_RESKEY_state", "rel"), ("HA_LOGFILE", log.to_str().unwrap()), ("OCF_RESOURCE_INSTANCE", "ex7")],
+        &[
+            ("OCF_RESKEY_state", "rel"),
+            ("HA_LOGFILE", log.to_str().unwrap()),
+            ("OCF_RESOURCE_INSTANCE", "ex7"),
+        ],
     );
     assert_eq!(code(&o), 6);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -165,7 +176,10 @@ fn crm_and_pcs_describe_the_agent() {
          && echo CRM && crm ra info ocf:rha:example && echo LIST && crm ra list ocf rha",
         root.path().display()
     );
-    let o = Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]).output().unwrap();
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
     assert!(out.contains("ocf:rha:example - Example agent (a state file)"), "{out}");

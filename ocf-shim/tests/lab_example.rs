@@ -26,8 +26,11 @@ fn example_agent_runs_through_crm_and_pcs_and_fails_over() {
     // pcs validates the parameters through the agent's own validate-all, with no PATH.
     lab.exec_ok(0, "crm configure primitive ex ocf:rha:example params fake=from-crm op monitor interval=5s")
         .unwrap();
-    lab.exec_ok(1, "pcs resource create ex2 ocf:rha:example fake=from-pcs --agent-validation op monitor interval=5s")
-        .unwrap();
+    lab.exec_ok(
+        1,
+        "pcs resource create ex2 ocf:rha:example fake=from-pcs --agent-validation op monitor interval=5s",
+    )
+    .unwrap();
     lab.exec_ok(0, "pcs constraint colocation add ex2 with ex INFINITY").unwrap();
     let on = lab.wait_started("ex", RESOURCE_TIMEOUT).unwrap();
     rha_harness::cmd::wait_for("ex2 next to ex", RESOURCE_TIMEOUT, Duration::from_millis(500), || {
