@@ -36,7 +36,8 @@ fn lan(tag: &str) -> Lan {
 
 impl Lan {
     fn agent(&self, node: usize, action: &str, params: &[(&str, &str)]) -> Outcome {
-        let params: Vec<(String, std::ffi::OsString)> = params.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+        let params: Vec<(String, std::ffi::OsString)> =
+            params.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
         // Each node keeps its own state directory, as separate machines would.
         let state = self.state.path().join(format!("node{node}"));
         run_in(&self.nodes[node], &state, ours(), action, &params, &[])

@@ -100,16 +100,23 @@ impl Link {
         self.flags.contains(LinkFlags::Loopback) || self.link_type == ARPHRD_LOOPBACK
     }
 
-    /// The link cannot carry traffic: administratively down, or operationally `DOWN` or
-    /// `LOWERLAYERDOWN` (what IPaddr2's `check_link_status` looks at).
+    /// The link cannot carry traffic: administratively down, operationally `DOWN` or
+    /// `LOWERLAYERDOWN` (what IPaddr2's `check_link_status` looks at), or without carrier (the
+    /// kernel updates the operational state a little after the carrier; this sees it at once).
     pub fn is_down(&self) -> bool {
-        !self.is_admin_up() || matches!(self.oper_state, OperState::Down | OperState::LowerLayerDown)
+        !self.is_admin_up()
+            || matches!(self.oper_state, OperState::Down | OperState::LowerLayerDown)
+            || !self.has_carrier()
     }
 
     /// Why [`Link::is_down`] is true, for messages (e.g. `"state LOWERLAYERDOWN"`).
     pub fn down_reason(&self) -> String {
         if !self.is_admin_up() {
             "administratively down".to_string()
+        } else if matches!(self.oper_state, OperState::Down | OperState::LowerLayerDown) {
+            format!("state {}", self.oper_state)
+        } else if !self.has_carrier() {
+            "no carrier".to_string()
         } else {
             format!("state {}", self.oper_state)
         }
@@ -249,8 +256,12 @@ mod tests {
         assert!(link(LinkFlags::Up, OperState::Down).is_down());
         assert!(link(LinkFlags::empty(), OperState::Unknown).is_down());
         // Loopback and some virtual devices report UNKNOWN while perfectly usable.
-        assert!(!link(LinkFlags::Up, OperState::Unknown).is_down());
+        assert!(!link(LinkFlags::Up | LinkFlags::LowerUp, OperState::Unknown).is_down());
+        // Carrier lost, operational state not updated yet.
+        assert!(link(LinkFlags::Up, OperState::Up).is_down());
+        assert_eq!(link(LinkFlags::Up, OperState::Up).down_reason(), "no carrier");
         assert_eq!(link(LinkFlags::Up, OperState::LowerLayerDown).down_reason(), "state LOWERLAYERDOWN");
+        assert_eq!(link(LinkFlags::empty(), OperState::Down).down_reason(), "administratively down");
     }
 
     #[test]

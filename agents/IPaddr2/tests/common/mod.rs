@@ -29,7 +29,10 @@ pub fn preconditions() {
 
 pub fn require_upstream() {
     preconditions();
-    assert!(Path::new(UPSTREAM).exists(), "{UPSTREAM} is missing: install resource-agents (tests/install-deps)");
+    assert!(
+        Path::new(UPSTREAM).exists(),
+        "{UPSTREAM} is missing: install resource-agents (tests/install-deps)"
+    );
 }
 
 /// What one agent invocation did.
@@ -86,12 +89,19 @@ impl Node {
 
     /// Run `agent action` in the node with exactly these parameters and environment.
     pub fn run(&self, agent: &str, action: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Outcome {
-        let params: Vec<(String, OsString)> = params.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let params: Vec<(String, OsString)> =
+            params.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
         run_in(&self.ns, self.state.path(), agent, action, &params, env)
     }
 
     /// Like [`Node::run`] with parameter values that may not be UTF-8.
-    pub fn run_os(&self, agent: &str, action: &str, params: &[(String, OsString)], env: &[(&str, &str)]) -> Outcome {
+    pub fn run_os(
+        &self,
+        agent: &str,
+        action: &str,
+        params: &[(String, OsString)],
+        env: &[(&str, &str)],
+    ) -> Outcome {
         run_in(&self.ns, self.state.path(), agent, action, params, env)
     }
 
@@ -141,13 +151,22 @@ impl Node {
 /// The `ip -o addr` line of exactly `ip` in `ns`.
 pub fn addr_line_in(ns: &Netns, ip: &str) -> Option<String> {
     let out = ns.ip(&["-o", "addr", "show"]).unwrap().stdout;
-    out.lines().find(|l| l.split_whitespace().nth(3).is_some_and(|a| a.split('/').next() == Some(ip))).map(str::to_string)
+    out.lines()
+        .find(|l| l.split_whitespace().nth(3).is_some_and(|a| a.split('/').next() == Some(ip)))
+        .map(str::to_string)
 }
 
 /// Run an agent inside `ns` with a clean environment: PATH, OCF_ROOT, private state
 /// directories (`HA_RSCTMP` for upstream, `RHA_RUN_DIR` for ours), a 20 s timeout unless `env`
 /// says otherwise, the parameters as `OCF_RESKEY_*`, then `env`.
-pub fn run_in(ns: &Netns, state: &Path, agent: &str, action: &str, params: &[(String, OsString)], env: &[(&str, &str)]) -> Outcome {
+pub fn run_in(
+    ns: &Netns,
+    state: &Path,
+    agent: &str,
+    action: &str,
+    params: &[(String, OsString)],
+    env: &[(&str, &str)],
+) -> Outcome {
     let upstream_dir = state.join("upstream");
     std::fs::create_dir_all(&upstream_dir).unwrap();
     let mut vars: Vec<OsString> = vec![
