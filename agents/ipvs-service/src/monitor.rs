@@ -1,0 +1,80 @@
+//! monitor: the kernel's table against the configuration.
+//!
+//! - IPVS absent from the kernel, or the service not in the table: not running (7). A probe
+//!   on a node without IPVS is therefore 7, never 5 or 6.
+//! - The service there but different (scheduler, persistence, flags, a real server missing or
+//!   extra, a changed weight, forwarding method or threshold), or a configured sync daemon not
+//!   running as configured: failure (1), the reason naming every difference.
+//! - Level 10 also: `ip_forward` on when NAT real servers are used, and the VIP local (not
+//!   for clones: the standby director of a cloned service does not hold the VIP).
+//!
+//! Two netlink round trips and one dump; nothing is changed (no module is loaded).
+
+use ocf_shim::{Context, OcfError, OcfResult, Status};
+use rha_ipvs::{Ipvs, ServiceSpec, describe_differences};
+
+use crate::params::Config;
+use crate::{ipvs_error, sync_daemon, validate};
+
+/// Differences named in a monitor failure before "and N more".
+const MAX_NAMED: usize = 8;
+
+/// Joins differences for an exit reason, naming at most [`MAX_NAMED`].
+pub fn summarize(diffs: &[String]) -> String {
+    let mut s = diffs.iter().take(MAX_NAMED).cloned().collect::<Vec<_>>().join("; ");
+    if diffs.len() > MAX_NAMED {
+        s.push_str(&format!("; and {} more difference(s)", diffs.len() - MAX_NAMED));
+    }
+    s
+}
+
+/// What the kernel holds against what is configured: `Ok(Running)`, or the error monitor
+/// returns. Used by start to verify its work too.
+pub fn compare(ipvs: &mut Ipvs, want: &ServiceSpec) -> OcfResult<Status> {
+    let key = want.service.key;
+    let current = ipvs.service_spec(&key).map_err(ipvs_error)?;
+    let Some(current) = current else {
+        return Err(OcfError::not_running(format!(
+            "virtual service {key} is not in the kernel's IPVS table"
+        )));
+    };
+    let diffs = describe_differences(Some(&current), want);
+    if !diffs.is_empty() {
+        return Err(OcfError::generic(format!(
+            "virtual service {key} differs from its configuration: {}",
+            summarize(&diffs)
+        )));
+    }
+    Ok(Status::Running)
+}
+
+/// The monitor action.
+pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
+    let want = cfg.spec()?;
+    let mut ipvs = match Ipvs::connect() {
+        Ok(i) => i,
+        Err(e) if e.is_not_available() => {
+            return Err(OcfError::not_running(format!(
+                "virtual service {} is not running: {e}",
+                want.service.key
+            )));
+        }
+        Err(e) => return Err(ipvs_error(e)),
+    };
+    compare(&mut ipvs, want)?;
+    let wanted = sync_daemon::wanted(cfg.sync.as_ref());
+    if let Err(why) = sync_daemon::check(&mut ipvs, &wanted)? {
+        return Err(OcfError::generic(why));
+    }
+    if ctx.check_level >= 10 {
+        if let Some(p) = validate::nat_forwarding_problem(want) {
+            return Err(OcfError::generic(p));
+        }
+        if ctx.clone.is_none() {
+            if let Some(p) = validate::vip_problem(want)? {
+                return Err(OcfError::generic(p));
+            }
+        }
+    }
+    Ok(Status::Running)
+}
