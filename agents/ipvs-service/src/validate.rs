@@ -54,15 +54,22 @@ fn module_name(path: &str) -> String {
 }
 
 /// Whether the running kernel offers module `name` (e.g. `ip_vs_wrr`).
+///
+/// In use or built in shows in `/sys/module`; otherwise it must be listed for the running
+/// kernel under `/lib/modules/$(uname -r)`. A kernel without that directory cannot load
+/// anything, so what is not already there is missing.
 pub fn module_offer(name: &str) -> Offer {
     let name = name.replace('-', "_");
+    if Path::new("/sys/module").join(&name).exists() {
+        return Offer::Loaded;
+    }
     if let Ok(m) = std::fs::read_to_string("/proc/modules") {
         if m.lines().any(|l| l.split_whitespace().next() == Some(name.as_str())) {
             return Offer::Loaded;
         }
     }
     let Some(dir) = modules_dir() else {
-        return Offer::Unknown;
+        return if kernel_release().is_some() { Offer::Missing } else { Offer::Unknown };
     };
     let listed = |file: &str, cut: fn(&str) -> &str| -> Option<bool> {
         let text = std::fs::read_to_string(dir.join(file)).ok()?;
@@ -146,11 +153,12 @@ pub fn kernel_support(spec: &ServiceSpec) -> OcfResult<()> {
     match ipvs_offer() {
         Offer::Missing => {
             return Err(OcfError::installed(format!(
-                "IPVS is not available in kernel {rel}: no ip_vs module and not built in"
+                "IPVS is not available in kernel {rel}: ip_vs is neither loaded, built in nor a module \
+                 of this kernel"
             )));
         }
         Offer::Unknown => {
-            ocf_shim::info!("kernel {rel}: no module lists to check IPVS support against");
+            ocf_shim::info!("kernel {rel}: its module lists are unreadable; IPVS support not checked");
             return Ok(());
         }
         _ => {}

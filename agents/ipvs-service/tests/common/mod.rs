@@ -1,0 +1,167 @@
+//! Shared helpers of the ipvs-service tests: running the agent (optionally inside a network
+//! namespace) with a private state directory, and reading its outcome.
+
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Our agent, as cargo built it for this test.
+pub fn agent_path() -> &'static str {
+    env!("CARGO_BIN_EXE_ipvs-service")
+}
+
+/// What one agent invocation did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The last `ocf-exit-reason:` text, if any.
+    pub fn reason(&self) -> Option<String> {
+        self.stderr.lines().rev().find_map(|l| l.strip_prefix("ocf-exit-reason:")).map(str::to_string)
+    }
+
+    /// The reason, or "" (for asserts).
+    pub fn why(&self) -> String {
+        self.reason().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {} after {:?}", self.code, self.elapsed)?;
+        if !self.stdout.trim().is_empty() {
+            write!(f, "\n--- stdout ---\n{}", self.stdout.trim_end())?;
+        }
+        if !self.stderr.trim().is_empty() {
+            write!(f, "\n--- stderr ---\n{}", self.stderr.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// One resource instance: its parameters, its state directory, and where it runs.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub name: String,
+    /// Network namespace to run in (`ip netns exec`), or the caller's.
+    pub netns: Option<String>,
+    /// `RHA_RUN_DIR` (the agent keeps its records under `<dir>/ipvs-service/`).
+    pub run_dir: PathBuf,
+    pub params: Vec<(String, OsString)>,
+    /// Extra environment (`OCF_CHECK_LEVEL`, clone fields, ...).
+    pub env: Vec<(String, String)>,
+}
+
+impl Instance {
+    pub fn new(name: &str, run_dir: &Path) -> Instance {
+        Instance {
+            name: name.to_string(),
+            netns: None,
+            run_dir: run_dir.to_path_buf(),
+            params: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn netns(mut self, ns: &str) -> Instance {
+        self.netns = Some(ns.to_string());
+        self
+    }
+
+    pub fn param(mut self, k: &str, v: impl Into<OsString>) -> Instance {
+        self.params.retain(|(n, _)| n != k);
+        self.params.push((k.to_string(), v.into()));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Instance {
+        self.env.retain(|(n, _)| n != k);
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The command for `action` with `extra` environment; the environment is cleared first
+    /// (as pcs does), so nothing of the test's leaks in.
+    pub fn command(&self, action: &str, extra: &[(&str, &str)]) -> Command {
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, agent_path()]);
+                c
+            }
+            None => Command::new(agent_path()),
+        };
+        c.arg(action).env_clear();
+        c.env("OCF_ROOT", "/usr/lib/ocf").env("OCF_RESOURCE_INSTANCE", &self.name);
+        c.env("RHA_RUN_DIR", &self.run_dir);
+        c.env("OCF_RESKEY_CRM_meta_timeout", "20000");
+        for (k, v) in &self.params {
+            c.env(format!("OCF_RESKEY_{k}"), v);
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn run_with(&self, action: &str, extra: &[(&str, &str)]) -> Outcome {
+        let t = Instant::now();
+        let o = self.command(action, extra).output().expect("run the agent");
+        Outcome {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            elapsed: t.elapsed(),
+        }
+    }
+
+    pub fn run(&self, action: &str) -> Outcome {
+        self.run_with(action, &[])
+    }
+
+    pub fn start(&self) -> Outcome {
+        self.run("start")
+    }
+
+    pub fn stop(&self) -> Outcome {
+        self.run("stop")
+    }
+
+    /// A recurring monitor (interval 10 s).
+    pub fn monitor(&self) -> Outcome {
+        self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "10000")])
+    }
+
+    /// A recurring monitor at check level 10.
+    pub fn monitor10(&self) -> Outcome {
+        self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "60000"), ("OCF_CHECK_LEVEL", "10")])
+    }
+
+    /// A probe (interval 0).
+    pub fn probe(&self) -> Outcome {
+        self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "0")])
+    }
+
+    /// This instance's ownership record, if any.
+    pub fn record(&self) -> Option<String> {
+        std::fs::read_to_string(self.run_dir.join("ipvs-service").join(format!("{}.state", self.name))).ok()
+    }
+}
+
+/// Asserts an outcome's code, printing the whole outcome when it differs.
+#[track_caller]
+pub fn expect(o: &Outcome, code: i32, what: &str) {
+    assert_eq!(o.code, code, "{what}: {o}");
+}
