@@ -52,6 +52,7 @@ fn two_nodes_fail_over_and_tear_down() {
     cfg.extra_networks.push(NetSpec::second());
     cfg.ocf_rha_dir = Some(agents.path().to_path_buf());
     cfg.www = true;
+    cfg.private_dirs = vec!["/var/lib/heartbeat".into()];
     let mut lab = Lab::start(cfg).unwrap();
     eprintln!("timing: lab online in {:.1}s", t0.elapsed().as_secs_f64());
     let names = lab_namespaces(&lab);
@@ -78,6 +79,11 @@ fn two_nodes_fail_over_and_tear_down() {
         assert_eq!(o.stdout, format!("rha agents\n{name}\n"));
         assert_eq!(std::fs::read_to_string(lab.www_dir(i).join("index.html")).unwrap(), format!("{name}\n"));
     }
+    // A private directory: a file made in node1 shows neither in node2 nor on the host.
+    let probe = format!("/var/lib/heartbeat/rha-private-{}", std::process::id());
+    lab.exec_ok(0, &format!("test -d /var/lib/heartbeat/lrm && touch {probe}")).unwrap();
+    lab.exec_ok(1, &format!("test ! -e {probe}")).unwrap();
+    assert!(!std::path::Path::new(&probe).exists(), "{probe} leaked to the host");
     let o = lab.exec_ok(0, "getent hosts node2").unwrap();
     assert!(o.stdout.starts_with("198.51.100.12"), "{o}");
     // The stock providers stay visible next to ours, and Pacemaker runs agents from ours.

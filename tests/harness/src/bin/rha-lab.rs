@@ -45,6 +45,9 @@ enum Sub {
         /// Give every node its own /var/www/html with a page naming the node.
         #[arg(long)]
         www: bool,
+        /// Give every node its own copy of this host directory (repeatable).
+        #[arg(long = "private-dir")]
+        private_dirs: Vec<PathBuf>,
         /// Seconds to wait for the cluster to come online.
         #[arg(long, default_value_t = 180)]
         timeout: u64,
@@ -100,8 +103,18 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let sf = &cli.state_file;
     match cli.cmd {
-        Sub::Up { nodes, agents_dir, second_network, www, timeout } => {
-            up(sf, nodes, agents_dir, second_network, www, timeout)?
+        Sub::Up { nodes, agents_dir, second_network, www, private_dirs, timeout } => {
+            let cfg = LabConfig {
+                nodes,
+                extra_networks: if second_network { vec![NetSpec::second()] } else { vec![] },
+                ocf_rha_dir: agents_dir,
+                www,
+                private_dirs,
+                online_timeout: Duration::from_secs(timeout),
+                workdir_parent: Some(PathBuf::from(STATE_DIR)),
+                ..LabConfig::default()
+            };
+            up(sf, cfg)?
         }
         Sub::Exec { node, cmd } => {
             let (lab, keeper) = attach(sf)?;
@@ -159,14 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn up(
-    sf: &Path,
-    nodes: usize,
-    agents_dir: Option<PathBuf>,
-    second_network: bool,
-    www: bool,
-    timeout: u64,
-) -> Result<()> {
+fn up(sf: &Path, mut cfg: LabConfig) -> Result<()> {
     if sf.exists() {
         let saved = load(sf)?;
         if netns::process_alive(saved.keeper_pid) {
@@ -179,9 +185,7 @@ fn up(
     if let Some(parent) = sf.parent() {
         fs::create_dir_all(parent)?;
     }
-    let agents_dir = agents_dir
-        .map(|d| fs::canonicalize(&d).with_context(|| format!("agents dir {}", d.display())))
-        .transpose()?;
+
     // The keeper: its life marks the lab's namespaces as in use.
     let mut keeper = Command::new("sleep")
         .arg("infinity")
@@ -191,16 +195,7 @@ fn up(
         .process_group(0)
         .spawn()
         .context("starting the keeper process")?;
-    let cfg = LabConfig {
-        nodes,
-        extra_networks: if second_network { vec![NetSpec::second()] } else { vec![] },
-        ocf_rha_dir: agents_dir,
-        www,
-        online_timeout: Duration::from_secs(timeout),
-        owner_pid: Some(keeper.id()),
-        workdir_parent: Some(PathBuf::from(STATE_DIR)),
-        ..LabConfig::default()
-    };
+    cfg.owner_pid = Some(keeper.id());
     let t0 = Instant::now();
     let lab = match Lab::start(cfg) {
         Ok(l) => l,

@@ -52,6 +52,9 @@ enum Sub {
         /// Limit in seconds for each test executable.
         #[arg(long, default_value_t = 900)]
         per_test_timeout: u64,
+        /// Also pass --nocapture (show what passing tests print, e.g. timings).
+        #[arg(long)]
+        nocapture: bool,
         #[arg(required = true)]
         exes: Vec<PathBuf>,
     },
@@ -93,11 +96,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let code = r.results[0].exit_code.unwrap_or(1);
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        Sub::RunTests { opts, per_test_timeout, exes } => run_tests(&opts, per_test_timeout, &exes),
+        Sub::RunTests { opts, per_test_timeout, nocapture, exes } => {
+            run_tests(&opts, per_test_timeout, nocapture, &exes)
+        }
     }
 }
 
-fn run_tests(opts: &VmOpts, per_test_timeout: u64, exes: &[PathBuf]) -> Result<ExitCode> {
+fn run_tests(opts: &VmOpts, per_test_timeout: u64, nocapture: bool, exes: &[PathBuf]) -> Result<ExitCode> {
     let mut cmds = Vec::new();
     for exe in exes {
         // Absolute paths: the guest starts in our cwd, but be explicit.
@@ -108,11 +113,11 @@ fn run_tests(opts: &VmOpts, per_test_timeout: u64, exes: &[PathBuf]) -> Result<E
             }
         }
         let a = abs.to_string_lossy().into_owned();
-        cmds.push(
-            VmCommand::new(&[a.as_str(), "--test-threads=1"])
-                .label(&a)
-                .timeout(Duration::from_secs(per_test_timeout)),
-        );
+        let mut argv = vec![a.as_str(), "--test-threads=1"];
+        if nocapture {
+            argv.push("--nocapture");
+        }
+        cmds.push(VmCommand::new(&argv).label(&a).timeout(Duration::from_secs(per_test_timeout)));
     }
     let run = match vm::run(&config(opts), &cmds) {
         Ok(r) => r,

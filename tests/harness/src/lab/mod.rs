@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-pub use config::{CLIENT_HOST_NUMBER, LabConfig, NetSpec, corosync_conf, node_host_number};
+pub use config::{
+    CLIENT_HOST_NUMBER, DC_DEADTIME, LabConfig, NetSpec, corosync_conf, initial_cib, node_host_number,
+};
 pub use ocf::{OCF_RHA_MOUNT, RESOURCE_D};
 pub use status::{ClusterStatus, NodeStatus, ResourceStatus};
 
@@ -111,6 +113,7 @@ impl Lab {
         cmd::require_tools(REQUIRED_TOOLS)?;
         let names = cfg.names()?;
         let networks = cfg.networks()?;
+        let private = cfg.checked_private_dirs()?;
         if let Some(dir) = &cfg.ocf_rha_dir {
             if !dir.is_dir() {
                 bail!("ocf_rha_dir {} is not a directory", dir.display());
@@ -151,12 +154,14 @@ impl Lab {
             })
             .collect();
         let conf = corosync_conf(&names, &ring0, lab.cfg.token_ms);
+        let cib = initial_cib(names.len());
         lab.write_hosts_file(&names, &ring0)?;
         if let Some(agents) = &lab.cfg.ocf_rha_dir {
             lab.ocf = Some(OcfTree::prepare(&lab.workdir.join("ocf-resource.d"), agents)?);
         }
         for n in &lab.nodes {
-            n.dirs.create(&n.name, &conf, lab.cfg.www)?;
+            n.dirs.create(&n.name, &conf, &cib, lab.cfg.www)?;
+            n.dirs.create_private_copies(&private)?;
         }
         let t0 = Instant::now();
         for i in 0..lab.nodes.len() {
@@ -250,9 +255,10 @@ impl Lab {
     fn start_anchor_and_corosync(&mut self, i: usize) -> Result<()> {
         let ocf = self.ocf.clone();
         let www = self.cfg.www;
+        let private = self.cfg.private_dirs.clone();
         let hosts = self.hosts_file();
         let n = &mut self.nodes[i];
-        let script = n.dirs.mount_script(&n.name, ocf.as_ref(), www, &hosts);
+        let script = n.dirs.mount_script(&n.name, ocf.as_ref(), www, &hosts, &private);
         let child =
             node::spawn_anchor(&n.ns, &script).with_context(|| format!("starting node {}", n.name))?;
         let pid = child.id();

@@ -48,12 +48,33 @@ impl NodeDirs {
             (self.root.join("var-log-pacemaker"), "/var/log/pacemaker"),
             (self.root.join("var-log-corosync"), "/var/log/corosync"),
             (self.root.join("etc-corosync"), "/etc/corosync"),
+            // crmsh refuses to start without its log directory (missing in the VM).
+            (self.root.join("var-log-crmsh"), "/var/log/crmsh"),
         ];
         if www {
             v.push((self.www(), "/var/www/html"));
             v.push((self.root.join("var-log-apache2"), "/var/log/apache2"));
         }
         v
+    }
+
+    /// The node's copy of host directory `path` (see `LabConfig::private_dirs`).
+    pub fn private_copy(&self, path: &Path) -> PathBuf {
+        self.root.join("private").join(path.strip_prefix("/").unwrap_or(path))
+    }
+
+    /// Copies each of `dirs` from the host (contents, owners, modes) into the node's tree.
+    pub fn create_private_copies(&self, dirs: &[PathBuf]) -> Result<()> {
+        for d in dirs {
+            let copy = self.private_copy(d);
+            fs::create_dir_all(&copy).with_context(|| format!("creating {}", copy.display()))?;
+            if d.is_dir() {
+                // `cp -a SRC/. DST`: contents with owners, modes and symlinks as they are.
+                let src = format!("{}/.", d.display());
+                Cmd::new("cp").args(["-a", &src]).arg(&copy).run_ok()?;
+            }
+        }
+        Ok(())
     }
 
     /// The directory served as /var/www/html in the node.
@@ -75,7 +96,7 @@ impl NodeDirs {
     }
 
     /// Creates the directories (once per lab) with the owners the daemons expect.
-    pub fn create(&self, node_name: &str, corosync_conf: &str, www: bool) -> Result<()> {
+    pub fn create(&self, node_name: &str, corosync_conf: &str, cib: &str, www: bool) -> Result<()> {
         let ha = User::from_name("hacluster")?.context("user hacluster missing (install pacemaker)")?;
         let haclient = Group::from_name("haclient")?.context("group haclient missing (install pacemaker)")?;
         let mkdir = |p: &Path, mode: u32, hacluster: bool| -> Result<()> {
@@ -92,10 +113,15 @@ impl NodeDirs {
         for sub in ["cib", "pengine", "blackbox", "cores"] {
             mkdir(&pcmk.join(sub), 0o750, true)?;
         }
+        let cib_file = pcmk.join("cib/cib.xml");
+        fs::write(&cib_file, cib)?;
+        fs::set_permissions(&cib_file, fs::Permissions::from_mode(0o600))?;
+        chown(&cib_file, Some(ha.uid), Some(haclient.gid))?;
         mkdir(&self.root.join("var-lib-corosync"), 0o755, false)?;
         mkdir(&self.root.join("var-log-pacemaker"), 0o770, true)?;
         mkdir(&self.root.join("var-log-pacemaker/bundles"), 0o770, true)?;
         mkdir(&self.root.join("var-log-corosync"), 0o755, false)?;
+        mkdir(&self.root.join("var-log-crmsh"), 0o775, true)?;
         let etc = self.root.join("etc-corosync");
         mkdir(&etc, 0o755, false)?;
         mkdir(&etc.join("uidgid.d"), 0o755, false)?;
@@ -111,16 +137,27 @@ impl NodeDirs {
     }
 
     /// The script the anchor runs inside its fresh mount namespace before it sleeps.
-    pub fn mount_script(&self, node_name: &str, ocf: Option<&OcfTree>, www: bool, hosts: &Path) -> String {
+    pub fn mount_script(
+        &self,
+        node_name: &str,
+        ocf: Option<&OcfTree>,
+        www: bool,
+        hosts: &Path,
+        private_dirs: &[PathBuf],
+    ) -> String {
         let mut s = String::from("set -eu\n");
         s += &format!("hostname {}\n", shell_quote(node_name));
         // mkdir -p: mount points may be missing (the VM's /var/log starts empty). It creates
         // them only if missing, on the shared root filesystem.
         let bind = |src: &Path, dst: &str| {
+            let dst = shell_quote(dst);
             format!("mkdir -p {dst}\nmount --bind {} {dst}\n", shell_quote(&src.to_string_lossy()))
         };
         for (src, dst) in self.binds(www) {
             s += &bind(&src, dst);
+        }
+        for d in private_dirs {
+            s += &bind(&self.private_copy(d), &d.to_string_lossy());
         }
         if let Some(tree) = ocf {
             s += &tree.mount_commands();
