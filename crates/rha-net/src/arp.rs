@@ -159,7 +159,10 @@ impl ArpSocket {
     /// Open a raw packet socket for ARP on interface `ifindex`, whose hardware address is `mac`.
     /// Needs `CAP_NET_RAW`.
     pub fn open(ifindex: u32, mac: [u8; 6]) -> io::Result<ArpSocket> {
-        let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(ETH_P_ARP.to_be()))?;
+        // Protocol 0 at creation, ETH_P_ARP at bind: a socket created with a protocol is
+        // already receiving on every interface, and re-binding it waits for an RCU grace
+        // period (milliseconds on a busy machine) before the first packet can go out.
+        let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
         let sa = sockaddr_ll(ifindex, [0; 6]);
         // SAFETY: sa is a valid sockaddr_ll of the size we pass.
         sys::cvt(unsafe {
