@@ -158,8 +158,9 @@ impl Cmd {
             Some(s) => s,
             None => {
                 kill_group(&mut child);
-                let stdout = out.join();
-                let stderr = err.join();
+                let grace = Instant::now() + PIPE_GRACE;
+                let stdout = out.join(grace);
+                let stderr = err.join(grace);
                 bail!(
                     "`{cmdline}` did not finish within {:?} and was killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
                     self.timeout,
@@ -168,7 +169,8 @@ impl Cmd {
                 );
             }
         };
-        Ok(CmdOutput { cmdline, status, stdout: out.join(), stderr: err.join() })
+        let grace = Instant::now() + PIPE_GRACE;
+        Ok(CmdOutput { cmdline, status, stdout: out.join(grace), stderr: err.join(grace) })
     }
 
     /// Runs the command and fails unless it exits 0.
@@ -186,8 +188,9 @@ struct Collector {
 }
 
 impl Collector {
-    fn join(self) -> String {
-        let _ = self.done.recv_timeout(PIPE_GRACE);
+    /// The text collected once the pipe is closed, or `deadline` passes.
+    fn join(self, deadline: Instant) -> String {
+        let _ = self.done.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         let buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
         String::from_utf8_lossy(&buf).into_owned()
     }
@@ -368,6 +371,14 @@ mod tests {
     fn missing_program_is_named() {
         let e = run(&["rha-no-such-tool-xyz"]).unwrap_err().to_string();
         assert!(e.contains("not found in PATH"), "{e}");
+    }
+
+    #[test]
+    fn background_child_holding_the_pipe_does_not_block() {
+        let t = Instant::now();
+        let o = run(&["sh", "-c", "echo started; sleep 5 &"]).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        assert_eq!(o.stdout, "started\n");
     }
 
     #[test]

@@ -6,16 +6,14 @@ use rha_harness::vm::{self, VmCommand, VmConfig};
 #[test]
 fn unbootable_kernel_is_a_clear_error() {
     vm::find_vng().expect("virtme-ng must be installed for the VM tier");
-    let cfg = VmConfig {
-        // Not a kernel: qemu refuses it at once.
-        kernel: Some("/etc/hostname".into()),
-        echo: false,
-        ..VmConfig::default()
-    };
+    // Not a kernel: qemu refuses it at once.
+    let junk = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(junk.path(), "not a kernel\n").unwrap();
+    let cfg = VmConfig { kernel: Some(junk.path().to_path_buf()), echo: false, ..VmConfig::default() };
     let e = vm::run(&cfg, &[VmCommand::new(&["true"])]).unwrap_err();
     let msg = format!("{e:#}");
     assert!(msg.contains("the VM did not start"), "{msg}");
-    assert!(msg.contains("/etc/hostname"), "{msg}");
+    assert!(msg.contains(&junk.path().display().to_string()), "{msg}");
 }
 
 #[test]
