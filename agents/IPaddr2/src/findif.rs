@@ -6,14 +6,19 @@
 //!   missing interface, no route, or several equally good routes on different interfaces.
 //! - [`scope`] (monitor, stop) never fails on an ambiguous or missing route: it only narrows
 //!   down where to look for an address that may already be there (upstream issue #1963, where
-//!   an ambiguity check made monitor fail).
+//!   an ambiguity check made monitor fail). Besides the routes' interfaces it includes the
+//!   interface start recorded ([`record`]), so an address whose routes are gone (its link is
+//!   down) or changed is still found and removed.
 //!
 //! Unlike findif.sh, the broadcast address does not need another address in the subnet: it is
 //! computed from the prefix when there is none (upstream issue #656).
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ocf_shim::{OcfError, OcfResult};
+use std::path::PathBuf;
+
+use ocf_shim::state::{StateDir, remove_if_exists};
+use ocf_shim::{Context, OcfError, OcfResult};
 use rha_net::Netlink;
 use rha_net::address::{self, Family, broadcast_of, network_of, prefix_contains};
 use rha_net::link::{self, Link};
@@ -38,9 +43,7 @@ pub struct Placement {
 pub enum Scope {
     /// On one of these interfaces.
     Links(Vec<u32>),
-    /// Anywhere (no interface given and no route found, e.g. the link is down).
-    Anywhere,
-    /// Nowhere: the given interface does not exist.
+    /// Nowhere: the given interface does not exist, or no route or record names one.
     Nowhere,
 }
 
@@ -48,10 +51,37 @@ impl Scope {
     pub fn allows(&self, index: u32) -> bool {
         match self {
             Scope::Links(l) => l.contains(&index),
-            Scope::Anywhere => true,
             Scope::Nowhere => false,
         }
     }
+}
+
+/// The file in which start records the interface it used (when `nic` is not given).
+fn record_file(ctx: &Context) -> PathBuf {
+    StateDir::for_agent(crate::params::INFO.name).instance_file(ctx, ".nic")
+}
+
+/// Start: remember the interface the address goes on, before adding it.
+pub fn record(ctx: &Context, cfg: &Config, link: &Link) -> OcfResult<()> {
+    if cfg.nic.is_some() {
+        return Ok(());
+    }
+    let file = record_file(ctx);
+    StateDir::for_agent(crate::params::INFO.name)
+        .write(&file, format!("{}\n", link.name).as_bytes())
+        .map_err(|e| OcfError::generic(format!("cannot record the interface in {}: {e}", file.display())))
+}
+
+/// The interface start recorded, if any.
+pub fn recorded(ctx: &Context) -> Option<String> {
+    let s = std::fs::read_to_string(record_file(ctx)).ok()?;
+    Some(s.trim().to_string()).filter(|n| !n.is_empty())
+}
+
+/// Stop: forget the recorded interface.
+pub fn forget(ctx: &Context) -> OcfResult<()> {
+    let file = record_file(ctx);
+    remove_if_exists(&file).map_err(|e| OcfError::generic(format!("removing {}: {e}", file.display())))
 }
 
 /// Routes that may carry the address, as `ip route list match IP[/MASK] [proto P]
@@ -205,17 +235,23 @@ fn broadcast_for(nl: &mut Netlink, cfg: &Config, link: &Link, prefix_len: u8) ->
     })
 }
 
-/// Where an already configured address may be (monitor, stop): the given interface, or the
-/// interfaces of the best routes (any of them, if ambiguous), or anywhere if no route exists.
-pub fn scope(nl: &mut Netlink, cfg: &Config) -> OcfResult<Scope> {
+/// Where an already configured address may be (monitor, stop): the given interface; or the
+/// interfaces of the best routes (all of them, if ambiguous) and the one start recorded.
+pub fn scope(nl: &mut Netlink, cfg: &Config, ctx: &Context) -> OcfResult<Scope> {
     if let Some(n) = &cfg.nic {
         return Ok(match link::by_name(nl, n).map_err(net_err)? {
             Some(l) => Scope::Links(vec![l.index]),
             None => Scope::Nowhere,
         });
     }
-    let oifs = distinct_oifs(&best_routes(candidate_routes(nl, cfg, None)?));
-    Ok(if oifs.is_empty() { Scope::Anywhere } else { Scope::Links(oifs) })
+    let mut oifs = distinct_oifs(&best_routes(candidate_routes(nl, cfg, None)?));
+    if let Some(name) = recorded(ctx)
+        && let Some(l) = link::by_name(nl, &name).map_err(net_err)?
+        && !oifs.contains(&l.index)
+    {
+        oifs.push(l.index);
+    }
+    Ok(if oifs.is_empty() { Scope::Nowhere } else { Scope::Links(oifs) })
 }
 
 /// Interfaces never considered for the address: IPsec pseudo-interfaces (as upstream), and
@@ -266,7 +302,6 @@ mod tests {
 
     #[test]
     fn scopes() {
-        assert!(Scope::Anywhere.allows(9));
         assert!(!Scope::Nowhere.allows(9));
         assert!(Scope::Links(vec![2, 3]).allows(3) && !Scope::Links(vec![2]).allows(3));
     }

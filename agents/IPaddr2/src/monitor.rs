@@ -48,8 +48,8 @@ pub fn owned_addresses(nl: &mut Netlink, cfg: &Config, scope: &Scope) -> OcfResu
 }
 
 /// The state of the address.
-pub fn state(nl: &mut Netlink, cfg: &Config) -> OcfResult<State> {
-    let scope = findif::scope(nl, cfg)?;
+pub fn state(nl: &mut Netlink, cfg: &Config, ctx: &Context) -> OcfResult<State> {
+    let scope = findif::scope(nl, cfg, ctx)?;
     let mut found = owned_addresses(nl, cfg, &scope)?;
     // Prefer a healthy instance if there are several (the same address on two interfaces).
     found.sort_by_key(|(a, _)| a.is_dad_failed());
@@ -90,7 +90,7 @@ pub fn problem(cfg: &Config, st: &State) -> Option<OcfError> {
 /// The monitor action.
 pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
     let mut nl = crate::open_netlink()?;
-    let st = state(&mut nl, cfg)?;
+    let st = state(&mut nl, cfg, ctx)?;
     if let Some(e) = problem(cfg, &st) {
         return Err(e);
     }

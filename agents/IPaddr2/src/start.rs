@@ -47,7 +47,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         )));
     }
 
-    match monitor::state(&mut nl, cfg)? {
+    match monitor::state(&mut nl, cfg, ctx)? {
         State::Running { .. } => {
             ocf_shim::info!("{} is already up", cfg.ip);
             return Ok(());
@@ -67,6 +67,9 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         State::Absent | State::LinkDown { .. } => {}
     }
 
+    // Recorded before anything changes, so a stop after a killed start finds the address even
+    // when no route leads to it any more.
+    findif::record(ctx, cfg, &place.link)?;
     if cfg.lvs_support {
         lvs::take_from_loopback(&mut nl, cfg, ctx)?;
     }
@@ -88,7 +91,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         wait_for_dad(&mut nl, cfg, ctx, &place)?;
     }
 
-    let link = match monitor::state(&mut nl, cfg)? {
+    let link = match monitor::state(&mut nl, cfg, ctx)? {
         State::Running { link, .. } => link,
         State::LinkDown { link, .. } if !cfg.check_link_status => link,
         State::LinkDown { link, .. } => {

@@ -19,9 +19,10 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         ocf_shim::warn!("{}", e.reason);
     }
     let mut nl = crate::open_netlink()?;
-    // Where it may be: the given interface, the routes' interfaces, or (no route, e.g. the
-    // link is down) any interface. Upstream gives up without a route and leaves it there.
-    let scope = findif::scope(&mut nl, cfg)?;
+    // Where it may be: the given interface, or the routes' interfaces and the one start
+    // recorded (found even when the link is down and its routes are gone; upstream gives up
+    // without a route and leaves the address there).
+    let scope = findif::scope(&mut nl, cfg, ctx)?;
     let owned = monitor::owned_addresses(&mut nl, cfg, &scope)?;
     for (a, link) in &owned {
         ocf_shim::info!("removing {}/{} from {}", cfg.ip, a.prefix_len, link.name);
@@ -52,5 +53,5 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     if cfg.lvs_support {
         lvs::restore_to_loopback(&mut nl, cfg, ctx)?;
     }
-    Ok(())
+    findif::forget(ctx)
 }

@@ -126,6 +126,18 @@ fn ambiguous_route_is_refused_at_start_but_monitor_works() {
 }
 
 #[test]
+fn an_address_this_resource_did_not_place_is_not_claimed() {
+    // An LVS-DR real server keeps the VIP on lo (without lvs_support): the resource is not
+    // running here, and stop must not take the real server's address away.
+    let n = node("pclaim");
+    n.ns.ip(&["addr", "add", "203.0.113.9/32", "dev", "lo"]).unwrap();
+    let p = [("ip", "203.0.113.9")];
+    assert_eq!(n.run(ours(), "monitor", &p, PROBE).code, 7);
+    assert_eq!(n.run(ours(), "stop", &p, &[]).code, 0);
+    assert!(n.addr_line("203.0.113.9").is_some_and(|l| l.contains(" lo ")), "{}", n.addrs());
+}
+
+#[test]
 fn ipv6_duplicate_fails_start_and_removes_the_address() {
     let n = node("pdad");
     // The peer already has the address: our DAD fails.
