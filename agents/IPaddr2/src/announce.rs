@@ -68,6 +68,20 @@ impl Sender {
         }
     }
 
+    fn send_repeatedly(
+        &self,
+        count: u32,
+        interval: Duration,
+        keep_going: impl FnMut(u32) -> bool,
+    ) -> std::io::Result<u32> {
+        match self {
+            Sender::Arp { sock, form, ip } => {
+                sock.announce_repeatedly(*form, *ip, count, interval, keep_going)
+            }
+            Sender::Na { sock, ip, mac } => sock.announce_repeatedly(*ip, *mac, count, interval, keep_going),
+        }
+    }
+
     fn what(&self) -> &'static str {
         match self {
             Sender::Arp { form: GarpForm::Request, .. } => "gratuitous ARP request",
@@ -91,32 +105,24 @@ fn still_configured(ip: IpAddr, index: u32) -> bool {
     }
 }
 
-/// Send `count` announcements, the first at once and then `interval` apart.
-fn send_series(
-    s: &Sender,
-    count: u32,
-    interval: Duration,
-    ip: IpAddr,
-    index: u32,
-    deadline: Option<&Deadline>,
-) {
-    for i in 0..count {
-        if i > 0 {
-            if deadline.is_some_and(|d| d.remaining() < interval) {
-                ocf_shim::warn!(
-                    "sent {i} of {count} announcements for {ip}: the operation's timeout leaves no time for more"
-                );
-                return;
-            }
-            std::thread::sleep(interval);
-            if !still_configured(ip, index) {
-                ocf_shim::debug!("{ip} is gone: no more announcements");
-                return;
-            }
+/// Send `count` announcements `interval` apart (the first at once); stop early when the
+/// address is gone or, with a `deadline` (foreground), when the operation's time is up.
+fn series(s: &Sender, count: u32, interval: Duration, ip: IpAddr, index: u32, deadline: Option<&Deadline>) {
+    let mut cut_short = false;
+    let result = s.send_repeatedly(count, interval, |_| {
+        if deadline.is_some_and(|d| d.remaining() < interval) {
+            cut_short = true;
+            return false;
         }
-        if let Err(e) = s.send() {
-            ocf_shim::error!("could not send {} for {ip}: {e}", s.what());
-        }
+        still_configured(ip, index)
+    });
+    match result {
+        Ok(sent) if cut_short => ocf_shim::warn!(
+            "sent {sent} of {count} announcements for {ip}: the operation's timeout leaves no time for more"
+        ),
+        Ok(sent) if sent < count => ocf_shim::debug!("{ip} is gone after {sent} announcements"),
+        Ok(_) => {}
+        Err(e) => ocf_shim::error!("could not send {} for {ip}: {e}", s.what()),
     }
 }
 
@@ -146,38 +152,30 @@ fn announce(cfg: &Config, ctx: &Context, link: &Link, count: u32, level: ocf_shi
             if cfg.arp_bg && count > 1 { " (in the background)" } else { "" }
         ),
     );
-    // The first one now: neighbours learn the new location as early as possible.
-    if let Err(e) = sender.send() {
-        ocf_shim::error!("could not send {} for {}: {e}", sender.what(), cfg.ip);
-    }
-    if count <= 1 {
+    let (ip, index, interval) = (cfg.ip, link.index, cfg.arp_interval);
+    if !cfg.arp_bg || count <= 1 {
+        series(&sender, count, interval, ip, index, Some(&ctx.deadline));
         return;
     }
-    let (ip, index, interval) = (cfg.ip, link.index, cfg.arp_interval);
-    if cfg.arp_bg {
-        let pidfile = pidfile(ctx);
-        // One background sender per instance.
-        if let Err(e) = stop_background(&pidfile) {
-            ocf_shim::warn!("{e}");
-        }
-        match spawn_background(&pidfile, move || {
-            std::thread::sleep(interval);
-            if still_configured(ip, index) {
-                send_series(&sender, count - 1, interval, ip, index, None);
-            }
-        }) {
-            Ok(pid) => ocf_shim::debug!("background announcements for {ip} in process {pid}"),
-            Err(e) => ocf_shim::error!("cannot start background announcements for {ip}: {e}"),
-        }
-    } else {
-        if ctx.deadline.remaining() < interval {
-            ocf_shim::warn!(
-                "sent 1 of {count} announcements for {ip}: the operation's timeout leaves no time for more"
-            );
-            return;
-        }
+    // The first one now, from the agent: neighbours learn the new location as early as
+    // possible, whatever happens to the background process.
+    if let Err(e) = sender.send() {
+        ocf_shim::error!("could not send {} for {ip}: {e}", sender.what());
+    }
+    let pidfile = pidfile(ctx);
+    // One background sender per instance.
+    if let Err(e) = stop_background(&pidfile) {
+        ocf_shim::warn!("{e}");
+    }
+    let job = move || {
         std::thread::sleep(interval);
-        send_series(&sender, count - 1, interval, ip, index, Some(&ctx.deadline));
+        if still_configured(ip, index) {
+            series(&sender, count - 1, interval, ip, index, None);
+        }
+    };
+    match spawn_background(&pidfile, job) {
+        Ok(pid) => ocf_shim::debug!("background announcements for {ip} in process {pid}"),
+        Err(e) => ocf_shim::error!("cannot start background announcements for {ip}: {e}"),
     }
 }
 

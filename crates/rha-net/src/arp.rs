@@ -206,6 +206,20 @@ impl ArpSocket {
         self.send(&ArpPacket::gratuitous(form, self.mac, ip))
     }
 
+    /// Send `count` gratuitous ARPs for `ip`, the first at once and then `interval` apart;
+    /// before each later one `keep_going(sent_so_far)` may end the series (the address is
+    /// gone, a deadline is near). Returns how many were sent.
+    pub fn announce_repeatedly(
+        &self,
+        form: GarpForm,
+        ip: Ipv4Addr,
+        count: u32,
+        interval: Duration,
+        keep_going: impl FnMut(u32) -> bool,
+    ) -> io::Result<u32> {
+        crate::repeat(count, interval, keep_going, || self.announce(form, ip))
+    }
+
     /// The next ARP packet received from the network (frames this host sent are skipped),
     /// or `None` once `timeout` has passed.
     pub fn recv(&self, timeout: Duration) -> io::Result<Option<ArpPacket>> {
@@ -351,6 +365,27 @@ mod tests {
         let mut ib = p.to_frame();
         ib[18] = 20;
         assert_eq!(ArpPacket::parse(&ib), None, "hardware length 20 (InfiniBand)");
+    }
+
+    #[test]
+    fn repeat_counts_and_stops() {
+        let mut sent = 0;
+        let n = crate::repeat(
+            5,
+            Duration::ZERO,
+            |_| true,
+            || {
+                sent += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!((n, sent), (5, 5));
+        let n = crate::repeat(5, Duration::ZERO, |done| done < 2, || Ok(())).unwrap();
+        assert_eq!(n, 2, "keep_going ends the series");
+        let e = crate::repeat(5, Duration::ZERO, |_| true, || Err(io::Error::other("down")));
+        assert!(e.is_err());
+        assert_eq!(crate::repeat(0, Duration::ZERO, |_| true, || Ok(())).unwrap(), 0);
     }
 
     #[test]

@@ -32,3 +32,24 @@ pub use address::{Address, AddressFlags, Lifetime, NewAddress};
 pub use link::{Link, OperState};
 pub use netlink::{Error, Netlink, Result};
 pub use route::{Route, RouteKind, RouteQuery};
+
+/// Call `send` `count` times, `interval` apart (the first at once); before each later call
+/// `keep_going(sent_so_far)` may end the series. Returns how many were sent; the first error
+/// ends it.
+pub(crate) fn repeat(
+    count: u32,
+    interval: std::time::Duration,
+    mut keep_going: impl FnMut(u32) -> bool,
+    mut send: impl FnMut() -> std::io::Result<()>,
+) -> std::io::Result<u32> {
+    for sent in 0..count {
+        if sent > 0 {
+            if !keep_going(sent) {
+                return Ok(sent);
+            }
+            std::thread::sleep(interval);
+        }
+        send()?;
+    }
+    Ok(count)
+}

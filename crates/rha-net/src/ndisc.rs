@@ -8,6 +8,7 @@
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
 
 use crate::sys;
 
@@ -130,6 +131,19 @@ impl NaSocket {
     /// Announce that `target` is at `mac`.
     pub fn announce(&self, target: Ipv6Addr, mac: [u8; 6]) -> io::Result<()> {
         self.send_all_nodes(&unsolicited_advertisement(target, mac))
+    }
+
+    /// Send `count` advertisements, the first at once and then `interval` apart; before each
+    /// later one `keep_going(sent_so_far)` may end the series. Returns how many were sent.
+    pub fn announce_repeatedly(
+        &self,
+        target: Ipv6Addr,
+        mac: [u8; 6],
+        count: u32,
+        interval: Duration,
+        keep_going: impl FnMut(u32) -> bool,
+    ) -> io::Result<u32> {
+        crate::repeat(count, interval, keep_going, || self.announce(target, mac))
     }
 }
 
