@@ -165,7 +165,8 @@ impl Address {
     }
 
     fn from_message(msg: AddressMessage) -> Option<Address> {
-        let family = Family::from_netlink(msg.header.family)?;
+        // Only IPv4 and IPv6 addresses are of interest.
+        Family::from_netlink(msg.header.family)?;
         let mut local = None;
         let mut peer = None;
         let mut a = Address {
@@ -194,12 +195,9 @@ impl Address {
                 _ => {}
             }
         }
-        // IPv4 keeps the local address in IFA_LOCAL (IFA_ADDRESS is the peer); IPv6 only
-        // sends IFA_LOCAL for point-to-point peers.
-        a.address = match family {
-            Family::V4 => local.or(peer)?,
-            Family::V6 => local.or(peer)?,
-        };
+        // IPv4 keeps the local address in IFA_LOCAL (IFA_ADDRESS is the peer); IPv6 sends
+        // IFA_LOCAL only with a point-to-point peer, and then it is the local address too.
+        a.address = local.or(peer)?;
         Some(a)
     }
 }
