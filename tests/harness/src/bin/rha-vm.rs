@@ -103,10 +103,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_tests(opts: &VmOpts, per_test_timeout: u64, nocapture: bool, exes: &[PathBuf]) -> Result<ExitCode> {
+    // Every way of not running the tests still ends with the summary line, counting each
+    // executable as a failure.
+    let not_run = |e: anyhow::Error| {
+        eprintln!("rha-vm: {e:#}");
+        println!("vm-tier: 0 passed, {} failed", exes.len());
+        Ok(ExitCode::FAILURE)
+    };
+    let cmds = match test_commands(per_test_timeout, nocapture, exes) {
+        Ok(c) => c,
+        Err(e) => return not_run(e),
+    };
+    let run = match vm::run(&config(opts), &cmds) {
+        Ok(r) => r,
+        Err(e) => return not_run(e),
+    };
+    Ok(report(&run))
+}
+
+/// One guest command per test executable (checked on the host first).
+fn test_commands(per_test_timeout: u64, nocapture: bool, exes: &[PathBuf]) -> Result<Vec<VmCommand>> {
     let mut cmds = Vec::new();
     for exe in exes {
         // Absolute paths: the guest starts in our cwd, but be explicit.
         let abs = std::fs::canonicalize(exe).with_context(|| format!("test executable {}", exe.display()))?;
+        if rha_harness::cmd::find_in_path(&abs.to_string_lossy()).is_none() {
+            bail!("{} is not an executable file", abs.display());
+        }
         for hidden in ["/var/tmp", "/run", "/var/log", "/var/cache", "/dev/shm"] {
             if abs.starts_with(hidden) {
                 bail!("{} is under {hidden}, which the VM does not share with the host", abs.display());
@@ -119,14 +142,11 @@ fn run_tests(opts: &VmOpts, per_test_timeout: u64, nocapture: bool, exes: &[Path
         }
         cmds.push(VmCommand::new(&argv).label(&a).timeout(Duration::from_secs(per_test_timeout)));
     }
-    let run = match vm::run(&config(opts), &cmds) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("rha-vm: {e:#}");
-            println!("vm-tier: 0 passed, {} failed", exes.len());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    Ok(cmds)
+}
+
+/// Summarises the run of `run_tests`.
+fn report(run: &vm::VmRun) -> ExitCode {
     let (mut passed, mut failed) = (0u64, 0u64);
     println!();
     for r in &run.results {
@@ -151,7 +171,7 @@ fn run_tests(opts: &VmOpts, per_test_timeout: u64, nocapture: bool, exes: &[Path
         eprintln!("rha-vm: {why}");
     }
     println!("vm-tier: {passed} passed, {failed} failed");
-    Ok(if failed == 0 && run.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    if failed == 0 && run.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// (passed, failed) of one test executable, from libtest's `test result:` lines. A failing
