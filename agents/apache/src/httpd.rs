@@ -181,7 +181,14 @@ pub fn summarize(text: &str) -> Option<String> {
     if lines.is_empty() {
         return None;
     }
-    let mut s = lines.iter().take(4).copied().collect::<Vec<_>>().join("; ");
+    let mut s = String::new();
+    for (i, l) in lines.iter().take(4).enumerate() {
+        if i > 0 {
+            // "Syntax error on line 3 of x.conf:" continues on the next line.
+            s.push_str(if s.ends_with(':') { " " } else { "; " });
+        }
+        s.push_str(l);
+    }
     if s.chars().count() > 400 {
         s = s.chars().take(400).collect::<String>() + "…";
     }
@@ -229,6 +236,10 @@ mod tests {
         assert!(s.starts_with("(98)Address already in use"), "{s}");
         assert!(!s.contains("AH00558") && !s.contains('\n'));
         assert_eq!(summarize("Syntax OK\n\n"), None);
+        assert_eq!(
+            summarize("AH00526: Syntax error on line 2 of /x.conf:\nInvalid command 'X'").unwrap(),
+            "AH00526: Syntax error on line 2 of /x.conf: Invalid command 'X'"
+        );
         assert_eq!(
             strip_log_prefix("[Sun Nov 22 00:19:55.562157 2026] [core:error] [pid 1:tid 1] AH00001: boom"),
             "AH00001: boom"

@@ -67,7 +67,7 @@ pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
     }
     let deadline = Instant::now() + ctx.deadline.remaining();
     let check = inst.status_check(cfg);
-    http(&check, &options(cfg, None), deadline).map_err(OcfError::generic)?;
+    http(&check, &options(cfg, None), deadline)?;
     if ctx.requested_check_level >= 10 {
         match testconf::from_config(cfg).map_err(|e| OcfError::generic(e.reason))? {
             Some(spec) => {
@@ -76,7 +76,7 @@ pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
                 }
                 let url = inst.endpoint(cfg).absolute(&spec.url);
                 let check = Check { url, regex: Some(&spec.regex) };
-                http(&check, &options(cfg, Some(&spec)), deadline).map_err(OcfError::generic)?;
+                http(&check, &options(cfg, Some(&spec)), deadline)?;
             }
             None => log::warn(
                 "OCF_CHECK_LEVEL=10 without testurl or testconffile: only the status URL was checked",
@@ -95,10 +95,27 @@ fn options(cfg: &Config, spec: Option<&testconf::TestSpec>) -> Options {
     }
 }
 
+/// Why a check failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CheckFailure {
+    /// The server gave a complete HTTP answer (a wrong one), as opposed to no answer.
+    pub answered: bool,
+    pub message: String,
+}
+
+impl From<CheckFailure> for OcfError {
+    fn from(f: CheckFailure) -> OcfError {
+        OcfError::generic(f.message)
+    }
+}
+
 /// One check: a 2xx response whose body matches, or (without a regex) any answer below 500.
-pub fn http(check: &Check, opts: &Options, deadline: Instant) -> Result<(), String> {
-    let r = http_check::get(&check.url, opts, deadline).map_err(|e| format!("{}: {e}", check.url))?;
-    verdict(check.regex, r.status, &r.reason, &r.body).map_err(|e| format!("{}: {e}", r.url))
+pub fn http(check: &Check, opts: &Options, deadline: Instant) -> Result<(), CheckFailure> {
+    let r = http_check::get(&check.url, opts, deadline)
+        .map_err(|e| CheckFailure { answered: false, message: format!("{}: {e}", check.url) })?;
+    verdict(check.regex, r.status, &r.reason, &r.body)
+        .map_err(|e| CheckFailure { answered: true, message: format!("{}: {e}", r.url) })
 }
 
 fn verdict(regex: Option<&Regex>, status: u16, reason: &str, body: &[u8]) -> Result<(), String> {

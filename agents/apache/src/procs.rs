@@ -65,6 +65,19 @@ pub fn exe(pid: i32) -> Option<PathBuf> {
     })
 }
 
+/// Whether `pid` lives in this agent's network and mount namespaces. Cluster nodes in
+/// containers (or the test lab's namespaces) share one pid namespace and often the same
+/// configuration path: a process of another node is never ours.
+pub fn in_our_namespaces(pid: i32) -> bool {
+    static OWN: std::sync::OnceLock<[Option<PathBuf>; 2]> = std::sync::OnceLock::new();
+    let own =
+        OWN.get_or_init(|| ["net", "mnt"].map(|k| std::fs::read_link(format!("/proc/self/ns/{k}")).ok()));
+    ["net", "mnt"].iter().zip(own).all(|(k, mine)| match mine {
+        None => true,
+        Some(mine) => std::fs::read_link(format!("/proc/{pid}/ns/{k}")).ok().as_ref() == Some(mine),
+    })
+}
+
 /// Whether `pid` runs an httpd: the configured binary, or one named like httpd/apache.
 pub fn looks_like_httpd(pid: i32, httpd: Option<&Path>) -> bool {
     let Some(exe) = exe(pid) else { return false };
@@ -95,7 +108,10 @@ pub fn read_pid_file(path: Option<&Path>, httpd: Option<&Path>, tag: &[u8]) -> P
     let Some(path) = path else { return PidFile::Missing };
     match ocf_shim::process::read_pidfile(path) {
         Ok(Some(pid)) => {
-            if pid_alive(pid) && (environ_has(pid, tag) || looks_like_httpd(pid, httpd)) {
+            if pid_alive(pid)
+                && in_our_namespaces(pid)
+                && (environ_has(pid, tag) || looks_like_httpd(pid, httpd))
+            {
                 PidFile::Running(pid)
             } else {
                 PidFile::Stale(pid)
@@ -140,8 +156,10 @@ pub enum Stale {
 pub fn members(main: Option<i32>, stale: Stale, httpd: Option<&Path>, tag: &[u8]) -> Members {
     let procs = all();
     let me = std::process::id() as i32;
-    let live: Vec<&ProcStat> =
-        procs.iter().filter(|p| p.state != 'Z' && p.state != 'X' && p.pid != me).collect();
+    let live: Vec<&ProcStat> = procs
+        .iter()
+        .filter(|p| p.state != 'Z' && p.state != 'X' && p.pid != me && in_our_namespaces(p.pid))
+        .collect();
     let tagged: Vec<bool> = live.iter().map(|p| environ_has(p.pid, tag)).collect();
     let tagged_leader = live.iter().zip(&tagged).find(|(p, t)| **t && p.sid == p.pid).map(|(p, _)| p.pid);
     let main = main.or(tagged_leader);

@@ -16,6 +16,9 @@ use crate::procs::PidFile;
 use crate::stop::terminate;
 use crate::testconf;
 
+/// How long start tolerates wrong answers (404, no match) before failing.
+const WRONG_ANSWER_GRACE: Duration = Duration::from_secs(1);
+
 pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     cfg.check()?;
     ctx.require_root()?;
@@ -72,6 +75,8 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         crate::http_check::Options { ipv6: cfg.use_ipv6, verify_tls: cfg.tls_verify, ..Default::default() };
     let mut last: String;
     let mut pause = Duration::from_millis(10);
+    // A wrong answer (404, no match) may be a start-up race; after this long it is the answer.
+    let mut wrong_since: Option<Instant> = None;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let msg = std::fs::read_to_string(&stderr_file)
@@ -92,7 +97,16 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
                         log::info(format!("httpd (pid {pid}) answers {}", check.url));
                         return Ok(());
                     }
-                    Err(e) => last = e,
+                    Err(e) if e.answered => {
+                        let since = *wrong_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= WRONG_ANSWER_GRACE {
+                            return Err(OcfError::generic(format!(
+                                "httpd (pid {pid}) started but its check fails: {e}"
+                            )));
+                        }
+                        last = e.message;
+                    }
+                    Err(e) => last = e.message,
                 }
             }
             PidFile::Running(other) => last = format!("the pid file names pid {other}, not {pid}"),
@@ -121,7 +135,7 @@ fn already_running(inst: &Instance, cfg: &Config, ctx: &Context, pid: i32) -> Oc
             outcome = Err("it exited".into());
             return true;
         }
-        outcome = http(&check, &opts, Instant::now() + ctx.deadline.remaining());
+        outcome = http(&check, &opts, Instant::now() + ctx.deadline.remaining()).map_err(|e| e.message);
         outcome.is_ok()
     });
     outcome.map_err(|e| OcfError::generic(format!("httpd already runs (pid {pid}) but does not answer: {e}")))
