@@ -93,14 +93,18 @@ fn main() {
     let holder = sb.holder_pid();
     let home_net = File::open("/proc/self/ns/net").unwrap();
     let home_mnt = File::open("/proc/self/ns/mnt").unwrap();
+    let home_pid = File::open("/proc/self/ns/pid").unwrap();
     let cwd = std::env::current_dir().unwrap();
-    let enter = |net: &File, mnt: &File| {
+    // Network and mount namespaces for this process; the PID namespace for its children.
+    let enter = |net: &File, mnt: &File, pid: &File| {
         setns(net.as_fd(), CloneFlags::CLONE_NEWNET).unwrap();
         setns(mnt.as_fd(), CloneFlags::CLONE_NEWNS).unwrap();
+        setns(pid.as_fd(), CloneFlags::CLONE_NEWPID).unwrap();
     };
     let sb_net = File::open(format!("/proc/{holder}/ns/net")).unwrap();
     let sb_mnt = File::open(format!("/proc/{holder}/ns/mnt")).unwrap();
-    enter(&sb_net, &sb_mnt);
+    let sb_pid = File::open(format!("/proc/{holder}/ns/pid")).unwrap();
+    enter(&sb_net, &sb_mnt, &sb_pid);
     // Whatever happens inside, come back home before the sandbox is torn down.
     let measured = std::panic::catch_unwind(|| {
         let st = agent_cmd(Agent::Ours, "start").status().unwrap();
@@ -113,7 +117,7 @@ fn main() {
         agent_cmd(Agent::Ours, "stop").status().unwrap();
         (ours, up, ours_ok, ours_t, up_ok, up_t)
     });
-    enter(&home_net, &home_mnt);
+    enter(&home_net, &home_mnt, &home_pid);
     std::env::set_current_dir(cwd).unwrap();
     drop(sb);
     let (ours, up, ours_ok, ours_t, up_ok, up_t) = match measured {

@@ -175,8 +175,8 @@ fn main_process_killed_behind_the_agents_back() {
     for agent in [Agent::Upstream, Agent::Ours] {
         sb.agent(agent, "start", STOCK, &[]).expect(0);
         let main = sb.read_pid("/run/apache2/apache2.pid").unwrap();
-        std::process::Command::new("kill").args(["-KILL", &main.to_string()]).status().unwrap();
-        assert!(Sandbox::wait_reaped(main, Duration::from_secs(10)));
+        sb.signal_in(main, "KILL");
+        assert!(sb.wait_reaped_in(main, Duration::from_secs(10)));
         let mon = match agent {
             Agent::Upstream => upstream(&sb, "monitor", STOCK, 20, false),
             Agent::Ours => sb.ours("monitor", STOCK),

@@ -1,18 +1,26 @@
 //! Shared by the host-tier tests: a sandbox per test, and running agents in it.
 //!
 //! A [`Sandbox`] is a network namespace (rha-harness [`Netns`]: loopback up, deleted with all
-//! its processes on drop) plus a private mount namespace with a fresh tmpfs on /run and a
-//! private directory over /var/log/apache2. Held open by a `sleep` process; commands enter
-//! both namespaces with `nsenter`. So every test runs the *stock* Debian configuration
-//! unchanged (port 80, /run/apache2, /var/lock/apache2) without meeting another test's
-//! apache, the machine's own, or the root namespace's network.
+//! its processes on drop), a private mount namespace with a fresh tmpfs on /run and a private
+//! directory over /var/log/apache2, and a private PID namespace whose init is a small reaper.
+//! Commands enter all three with `nsenter`. So every test runs the *stock* Debian
+//! configuration unchanged (port 80, /run/apache2, /var/lock/apache2) without meeting another
+//! test's apache, the machine's own, or the root namespace's network.
+//!
+//! The PID namespace matters for upstream: ocf:heartbeat:apache's stop runs
+//! `pkill -f "$HTTPD.*$CONFIGFILE"`, which would otherwise kill every stock apache2 on the
+//! machine (other tests', other engineers'). It also reaps orphans promptly, as a real init
+//! does (this machine's pid 1 does not), so shell agents' `/proc/<pid>` checks behave.
+//!
+//! Pids inside the sandbox (pid files) are not host pids: signal them with
+//! [`Sandbox::signal_in`]; [`Sandbox::apache_pids`] returns host pids.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -83,9 +91,15 @@ impl Run {
 /// A network + mount namespace for one test.
 pub struct Sandbox {
     pub ns: Netns,
-    holder: Child,
+    /// `unshare`, the parent of the PID namespace's init.
+    unshare: Child,
+    /// Host pid of the PID namespace's init (the reaper).
+    holder: u32,
     pub dir: tempfile::TempDir,
 }
+
+/// Init of a sandbox's PID namespace: reap every orphan at once.
+const REAPER: &str = "import os, time\nwhile True:\n    try:\n        os.wait()\n    except ChildProcessError:\n        time.sleep(0.05)\n";
 
 impl Sandbox {
     pub fn new(tag: &str) -> Sandbox {
@@ -97,35 +111,29 @@ impl Sandbox {
         std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o755)).unwrap();
         let script = format!(
             "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/lock; mount --bind {} /var/log/apache2; \
-             echo ready; exec sleep 1000000",
+             echo ready; exec /usr/bin/python3 -c '{REAPER}'",
             log.display()
         );
-        let mut holder = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-            ])
+        let mut unshare = Command::new("ip")
+            .args(["netns", "exec", ns.name(), "unshare", "--mount", "--propagation", "private"])
+            .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &script])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting the sandbox holder");
         let mut line = String::new();
-        BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(unshare.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready", "sandbox setup failed");
-        Sandbox { ns, holder, dir }
+        // The holder is unshare's child: pid 1 of the new PID namespace.
+        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", unshare.id())).unwrap();
+        let holder =
+            children.split_whitespace().next().and_then(|p| p.parse().ok()).expect("sandbox init pid");
+        Sandbox { ns, unshare, holder, dir }
     }
 
     /// The process holding the sandbox's namespaces.
     pub fn holder_pid(&self) -> u32 {
-        self.holder.id()
+        self.holder
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -138,7 +146,7 @@ impl Sandbox {
         c.env_clear()
             .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
             .env("LANG", "C")
-            .args(["-t", &self.holder.id().to_string(), "-m", "-n", "--", program])
+            .args(["-t", &self.holder.to_string(), "-m", "-n", "-p", "--", program])
             .stdin(Stdio::null());
         c
     }
@@ -237,17 +245,27 @@ impl Sandbox {
         self.apache_pids().is_empty()
     }
 
-    /// Wait until `pid` has really disappeared from /proc (zombies included: this machine's
-    /// init reaps slowly, and shell agents test /proc/<pid>).
-    pub fn wait_reaped(pid: u32, limit: Duration) -> bool {
+    /// Send `sig` (e.g. "KILL") to a pid of the sandbox's PID namespace (from a pid file).
+    #[track_caller]
+    pub fn signal_in(&self, pid: u32, sig: &str) {
+        self.sh_ok(&format!("kill -{sig} {pid}"));
+    }
+
+    /// Wait until sandbox pid `pid` has disappeared from the sandbox's /proc (reaped).
+    pub fn wait_reaped_in(&self, pid: u32, limit: Duration) -> bool {
         let t = Instant::now();
         while t.elapsed() < limit {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
+            if !self.sh(&format!("test -e /proc/{pid}")).status.success() {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// Send `sig` to a host pid (from [`Sandbox::apache_pids`]).
+    pub fn signal_host(pid: u32, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
     }
 
     /// A veth to a peer namespace `client` with `vip` (e.g. 198.51.100.10/24) here and
@@ -271,10 +289,15 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        // The namespace guard kills every process inside (apache included) and deletes it.
+        // Killing a PID namespace's init kills everything in it; the namespace guard then
+        // kills whatever else is in the network namespace and deletes it.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.holder as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
         let _ = self.ns.kill_all();
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
     }
 }
 
