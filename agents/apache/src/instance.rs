@@ -205,7 +205,9 @@ impl Instance {
             }),
         };
         let host = if chosen.is_wildcard() {
-            if cfg.use_ipv6 { "[::1]".to_string() } else { "127.0.0.1".to_string() }
+            // `Listen [::]:80` is reached on ::1; `Listen 80` on 127.0.0.1 unless use_ipv6.
+            let v6_only_wildcard = chosen.host.as_deref().is_some_and(|h| h.contains(':'));
+            if cfg.use_ipv6 || v6_only_wildcard { "[::1]".to_string() } else { "127.0.0.1".to_string() }
         } else {
             bracket(chosen.host.as_deref().unwrap_or("127.0.0.1"))
         };

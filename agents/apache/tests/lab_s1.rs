@@ -19,9 +19,14 @@ use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS};
 const TIMEOUT: Duration = Duration::from_secs(120);
 const VIP: &str = "198.51.100.182";
 
-/// The IPaddr2 agent binary, built into a target directory of its own (the running cargo
-/// holds the lock on ours).
+/// The IPaddr2 agent binary: next to ours when the workspace was built (`cargo test
+/// --workspace`), else built into a target directory of its own (the running cargo holds the
+/// lock on ours).
 fn ipaddr2_agent() -> PathBuf {
+    let sibling = Path::new(env!("CARGO_BIN_EXE_apache")).with_file_name("IPaddr2");
+    if sibling.exists() {
+        return sibling;
+    }
     let me = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
     let manifest = me.parent().unwrap().join("IPaddr2").join("Cargo.toml");
     assert!(manifest.exists(), "agents/IPaddr2 is missing: {}", manifest.display());
