@@ -201,6 +201,21 @@ fn httpd_killed_behind_the_agents_back() {
 }
 
 #[test]
+fn pid_file_removed_behind_the_agents_back() {
+    let sb = Sandbox::new("apnopid");
+    sb.ours("start", STOCK).expect(0);
+    sb.sh_ok("rm /run/apache2/apache2.pid");
+    // Still found by its marker and session: running, with a warning.
+    let m = sb.ours("monitor", STOCK);
+    m.expect(0);
+    assert!(m.stderr.contains("WARNING: httpd runs as pid"), "{}", m.stderr);
+    sb.ours("start", STOCK).expect(0);
+    sb.ours("stop", STOCK).expect(0);
+    assert!(sb.wait_no_apache(Duration::from_secs(2)), "stop without a pid file left {:?}", sb.apache_pids());
+    sb.probe(Agent::Ours, STOCK).expect(7);
+}
+
+#[test]
 fn hung_httpd_sigstop() {
     let sb = Sandbox::new("aphung");
     sb.ours("start", STOCK).expect(0);
