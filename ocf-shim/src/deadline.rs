@@ -27,6 +27,11 @@ impl Deadline {
         Deadline { end: Instant::now() + d }
     }
 
+    /// The instant the deadline falls (e.g. for socket timeouts computed per call).
+    pub fn end(&self) -> Instant {
+        self.end
+    }
+
     /// Time left; zero once expired.
     pub fn remaining(&self) -> Duration {
         self.end.saturating_duration_since(Instant::now())
