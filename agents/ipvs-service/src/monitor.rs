@@ -8,7 +8,8 @@
 //! - Level 10 also: `ip_forward` on when NAT real servers are used, and the VIP local (not
 //!   for clones: the standby director of a cloned service does not hold the VIP).
 //!
-//! Two netlink round trips and one dump; nothing is changed (no module is loaded).
+//! Two netlink round trips and one dump; nothing is changed. When `/proc/net/ip_vs` is
+//! absent IPVS is not loaded and netlink is not even asked (that would load the module).
 
 use ocf_shim::{Context, OcfError, OcfResult, Status};
 use rha_ipvs::{Ipvs, ServiceSpec, describe_differences};
@@ -51,6 +52,12 @@ pub fn compare(ipvs: &mut Ipvs, want: &ServiceSpec) -> OcfResult<Status> {
 /// The monitor action.
 pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
     let want = cfg.spec()?;
+    if validate::ipvs_loaded() == Some(false) {
+        return Err(OcfError::not_running(format!(
+            "virtual service {} is not running: IPVS is not loaded in this kernel (no /proc/net/ip_vs)",
+            want.service.key
+        )));
+    }
     let mut ipvs = match Ipvs::connect() {
         Ok(i) => i,
         Err(e) if e.is_not_available() => {

@@ -48,6 +48,9 @@ impl std::fmt::Display for DaemonSpec {
 /// One instance's record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {
+    /// The network namespace (inode of `/proc/self/ns/net`) the instance runs in: IPVS and
+    /// its sync daemons are per namespace, so only records of the same one share daemons.
+    pub netns: Option<u64>,
     /// The virtual service this instance programs.
     pub service: Option<ServiceKey>,
     /// Sync daemons its configuration asks for.
@@ -103,6 +106,9 @@ impl Record {
     /// The file's text.
     pub fn to_text(&self) -> String {
         let mut s = String::from("# ocf:rha:ipvs-service: what this instance owns on this node\n");
+        if let Some(n) = self.netns {
+            s.push_str(&format!("netns {n}\n"));
+        }
         if let Some(k) = &self.service {
             s.push_str(&format!("service {}\n", key_text(k)));
         }
@@ -119,6 +125,10 @@ impl Record {
         let mut r = Record::default();
         for line in text.lines() {
             let line = line.trim();
+            if let Some(n) = line.strip_prefix("netns ") {
+                r.netns = n.trim().parse().ok();
+                continue;
+            }
             if let Some(k) = line.strip_prefix("service ") {
                 r.service = parse_key(k.trim());
                 continue;
@@ -134,6 +144,12 @@ impl Record {
         }
         r
     }
+}
+
+/// The network namespace this process runs in (inode of `/proc/self/ns/net`).
+pub fn current_netns() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.ino())
 }
 
 /// The agent's state directory.
@@ -182,9 +198,10 @@ pub fn remove(ctx: &Context) -> OcfResult<()> {
     Ok(())
 }
 
-/// Records of the other instances on this node.
+/// Records of the other instances on this node, in this network namespace.
 pub fn others(ctx: &Context) -> Vec<(PathBuf, Record)> {
     let mine = path(ctx);
+    let here = current_netns();
     let Ok(entries) = std::fs::read_dir(dir().path()) else {
         return Vec::new();
     };
@@ -195,7 +212,9 @@ pub fn others(ctx: &Context) -> Vec<(PathBuf, Record)> {
             continue;
         }
         if let Ok(Some(r)) = read_path(&p) {
-            out.push((p, r));
+            if r.netns.is_none() || here.is_none() || r.netns == here {
+                out.push((p, r));
+            }
         }
     }
     out
@@ -257,6 +276,7 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let r = Record {
+            netns: Some(4026531840),
             service: Some(ServiceKey::tcp("198.51.100.10".parse().unwrap(), 80)),
             wants: vec![
                 DaemonSpec { state: DaemonState::Master, interface: "eth1".into(), syncid: 5 },
@@ -266,7 +286,7 @@ mod tests {
         };
         let text = r.to_text();
         assert!(text.contains("service -t 198.51.100.10:80\n"), "{text}");
-        assert!(text.contains("owns backup eth1 5\n"), "{text}");
+        assert!(text.contains("owns backup eth1 5\n") && text.contains("netns 4026531840\n"), "{text}");
         assert_eq!(Record::from_text(&text), r);
         assert_eq!(Record::from_text("garbage\nowns sideways x y\n"), Record::default());
     }

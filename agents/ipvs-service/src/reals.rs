@@ -67,6 +67,7 @@ pub fn entries(text: &str) -> impl Iterator<Item = &str> {
 /// ipvsadm does.
 pub fn parse(text: &str, key: &ServiceKey, resolver: &dyn Resolver) -> Result<Vec<Dest>, RealsError> {
     let mut out: Vec<Dest> = Vec::new();
+    let mut seen: std::collections::HashMap<rha_ipvs::DestKey, usize> = std::collections::HashMap::new();
     for (i, entry) in entries(text).enumerate() {
         let err = |message: String, node_local: bool| RealsError {
             entry: i + 1,
@@ -75,7 +76,7 @@ pub fn parse(text: &str, key: &ServiceKey, resolver: &dyn Resolver) -> Result<Ve
             node_local,
         };
         let d = parse_entry(entry, key, resolver).map_err(|(m, local)| err(m, local))?;
-        if let Some(prev) = out.iter().position(|o| o.key() == d.key()) {
+        if let Some(prev) = seen.insert(d.key(), i) {
             return Err(err(format!("{} is already real server #{}", d.key(), prev + 1), false));
         }
         out.push(d);

@@ -25,10 +25,12 @@ use crate::{ipvs_error, monitor, sync_daemon, validate};
 
 /// Connects to IPVS, loading `ip_vs` when the kernel has it as a module not yet loaded.
 pub fn connect_loading_module(ctx: &Context) -> OcfResult<Ipvs> {
-    match Ipvs::connect() {
-        Ok(i) => return Ok(i),
-        Err(e) if !e.is_not_available() => return Err(ipvs_error(e)),
-        Err(_) => {}
+    if validate::ipvs_loaded() != Some(false) {
+        match Ipvs::connect() {
+            Ok(i) => return Ok(i),
+            Err(e) if !e.is_not_available() => return Err(ipvs_error(e)),
+            Err(_) => {}
+        }
     }
     let how = load_module("ip_vs", ctx);
     match Ipvs::connect() {
@@ -132,6 +134,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
             _ => {}
         }
     }
+    rec.netns = ownership::current_netns();
     rec.service = Some(key);
     rec.wants = sync_daemon::wanted(cfg.sync.as_ref());
     ownership::write(ctx, &rec)?;

@@ -7,13 +7,14 @@
 //!   [`crate::sync_daemon::release`]).
 //! - The record goes last, after reading back that the services are gone.
 //!
-//! A kernel without IPVS has nothing to stop: success.
+//! A kernel without IPVS (or with ip_vs not loaded) has nothing to stop: success, without
+//! loading the module.
 
 use ocf_shim::{Context, OcfError, OcfResult};
 use rha_ipvs::{Ipvs, ServiceKey};
 
 use crate::params::Config;
-use crate::{ipvs_error, ownership, sync_daemon};
+use crate::{ipvs_error, ownership, sync_daemon, validate};
 
 /// The stop action.
 pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
@@ -25,6 +26,10 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         if !keys.contains(&k) {
             keys.push(k);
         }
+    }
+    if validate::ipvs_loaded() == Some(false) {
+        ocf_shim::info!("IPVS is not loaded: nothing to stop");
+        return ownership::remove(ctx);
     }
     let mut ipvs = match Ipvs::connect() {
         Ok(i) => i,

@@ -85,6 +85,14 @@ pub fn module_offer(name: &str) -> Offer {
     }
 }
 
+/// Whether IPVS is active in this kernel now, as far as `/proc` tells (`None` without
+/// `/proc/net`). Asking netlink instead would make the kernel load `ip_vs` on the spot (it
+/// requests the module of an unknown generic netlink family), which a probe or a stop on a
+/// node that is no director must not do.
+pub fn ipvs_loaded() -> Option<bool> {
+    Path::new("/proc/net").exists().then(|| Path::new("/proc/net/ip_vs").exists())
+}
+
 /// Whether this kernel offers IPVS at all.
 pub fn ipvs_offer() -> Offer {
     if Path::new("/proc/net/ip_vs").exists() {

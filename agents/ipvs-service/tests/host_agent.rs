@@ -144,7 +144,7 @@ fn recurring_monitor_without_ipvs_is_not_running_with_a_reason() {
     let o = nat(dir.path()).monitor();
     expect(&o, 7, "recurring monitor");
     let why = o.why();
-    assert!(why.contains("TCP 198.51.100.10:80") && why.contains("IPVS is not available"), "{o}");
+    assert!(why.contains("TCP 198.51.100.10:80") && why.contains("IPVS is not loaded"), "{o}");
 }
 
 #[test]

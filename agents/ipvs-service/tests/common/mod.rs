@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod vmnet;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,6 +60,8 @@ pub struct Instance {
     pub params: Vec<(String, OsString)>,
     /// Extra environment (`OCF_CHECK_LEVEL`, clone fields, ...).
     pub env: Vec<(String, String)>,
+    /// A file bind-mounted over /etc/hosts for the agent (in a private mount namespace).
+    pub hosts: Option<PathBuf>,
 }
 
 impl Instance {
@@ -68,11 +72,18 @@ impl Instance {
             run_dir: run_dir.to_path_buf(),
             params: Vec::new(),
             env: Vec::new(),
+            hosts: None,
         }
     }
 
     pub fn netns(mut self, ns: &str) -> Instance {
         self.netns = Some(ns.to_string());
+        self
+    }
+
+    /// Runs the agent with `path` as its /etc/hosts.
+    pub fn hosts(mut self, path: &Path) -> Instance {
+        self.hosts = Some(path.to_path_buf());
         self
     }
 
@@ -91,15 +102,31 @@ impl Instance {
     /// The command for `action` with `extra` environment; the environment is cleared first
     /// (as pcs does), so nothing of the test's leaks in.
     pub fn command(&self, action: &str, extra: &[(&str, &str)]) -> Command {
-        let mut c = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, agent_path()]);
-                c
-            }
-            None => Command::new(agent_path()),
-        };
-        c.arg(action).env_clear();
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(ns) = &self.netns {
+            argv.extend(["ip", "netns", "exec", ns].map(String::from));
+        }
+        match &self.hosts {
+            Some(h) => argv.extend([
+                "unshare".into(),
+                "--mount".into(),
+                "--propagation".into(),
+                "private".into(),
+                "sh".into(),
+                "-c".into(),
+                "mount --bind \"$0\" /etc/hosts && exec \"$1\" \"$2\"".into(),
+                h.display().to_string(),
+                agent_path().into(),
+                action.into(),
+            ]),
+            None => argv.extend([agent_path().to_string(), action.to_string()]),
+        }
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]).env_clear();
+        // unshare/mount/sh are found through PATH; the agent itself never uses it.
+        if argv[0] != agent_path() {
+            c.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        }
         c.env("OCF_ROOT", "/usr/lib/ocf").env("OCF_RESOURCE_INSTANCE", &self.name);
         c.env("RHA_RUN_DIR", &self.run_dir);
         c.env("OCF_RESKEY_CRM_meta_timeout", "20000");
