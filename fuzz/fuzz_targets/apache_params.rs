@@ -1,0 +1,61 @@
+//! ocf:rha:apache's parameters as a whole (Config::from_params, the instance they resolve to on
+//! this node, the status check, the level-10 test file and test blocks, URLs), in a private
+//! root with Debian's /etc/apache2: never a panic; parameter problems are one-line
+//! OCF_ERR_CONFIGURED.
+#![no_main]
+
+use std::path::Path;
+use std::time::Instant;
+
+use libfuzzer_sys::fuzz_target;
+use ocf_shim::{Action, Context, OcfCode, Params};
+use rha_apache::http_check::Url;
+use rha_apache::instance::Instance;
+use rha_apache::params::{Config, INFO};
+use rha_apache::testconf;
+use rha_fuzz::{check_reason, confine, copy_tree, params_from, write_files};
+
+fuzz_target!(
+    init: {
+        confine(|root| {
+            copy_tree(Path::new("/etc/apache2"), &root.join("etc/apache2"));
+            write_files(root, &[
+                ("srv/tests.conf", "test one\nurl /\nmatch html\nend\ntest two\nurl http://127.0.0.1:80/x\nmatch ok\nclient_opts -H 'X: y' -k\nend\n"),
+            ]);
+        })
+    },
+    |data: &[u8]| {
+        let Some((&first, rest)) = data.split_first() else { return };
+        let action = match first % 3 {
+            0 => Action::Start,
+            1 => Action::Monitor,
+            _ => Action::ValidateAll,
+        };
+        let names: Vec<&str> = INFO.parameters.iter().map(|p| p.name).collect();
+        let p = Params::from_pairs(&INFO, params_from(rest, &names));
+        let ctx = Context::from_env(action, &INFO, Instant::now());
+        let cfg = Config::from_params(&p, &ctx);
+        for e in &cfg.problems {
+            check_reason(e);
+            assert_eq!(e.code, OcfCode::ErrConfigured, "{}", e.reason);
+        }
+        let inst = Instance::resolve(&cfg, &ctx);
+        let check = inst.status_check(&cfg);
+        if let Ok(u) = Url::parse(&check.url) {
+            assert!(u.path.starts_with('/'), "{u:?}");
+        }
+        if let Err(e) = testconf::from_config(&cfg) {
+            check_reason(&e);
+        }
+        let text = String::from_utf8_lossy(rest);
+        match testconf::parse(&text, None) {
+            Err(e) => check_reason(&e),
+            Ok(_) => {}
+        }
+        if let Ok(u) = Url::parse(&text) {
+            assert!(u.path.starts_with('/'), "{text:?} → {u:?}");
+            let again = Url::parse(&u.display());
+            assert!(again.is_ok(), "{text:?} → {:?} does not parse again", u.display());
+        }
+    }
+);
