@@ -9,8 +9,8 @@
 //! sources, never a stale copy left in `target/debug`.
 //!
 //! Inside the VM (`RHA_IN_VM=1`) nothing is built (cargo under TCG would take forever): the
-//! binaries next to the test executable (built by the same `cargo test --no-run`) are used,
-//! else those of the last host build in `<target>/rha-agents`.
+//! newer of the binary next to the test executable (built by the same `cargo test --no-run`)
+//! and the one of the last host build in `<target>/rha-agents` is used.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -127,14 +127,19 @@ pub fn try_agent(bin: Bin) -> Result<PathBuf, String> {
     if in_vm() {
         let candidates =
             [profile_dir().join(bin.relative()), nested_target_dir().join("debug").join(bin.relative())];
-        return candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-            format!(
-                "{} not found in the VM (looked at {candidates:?}); build it on the host first: \
+        // The newer of the two: the same `cargo test --no-run` (run-all's VM tier) or the last
+        // host run's build.
+        let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        return candidates.iter().filter(|p| p.is_file()).max_by_key(|p| mtime(p)).cloned().ok_or_else(
+            || {
+                format!(
+                    "{} not found in the VM (looked at {candidates:?}); build it on the host first: \
                  cargo build -p {} (or run the host tier, which builds every agent)",
-                bin.file_name(),
-                bin.package()
-            )
-        });
+                    bin.file_name(),
+                    bin.package()
+                )
+            },
+        );
     }
     let p = build_all()?.join(bin.relative());
     if p.is_file() { Ok(p) } else { Err(format!("{} missing after building the agents", p.display())) }

@@ -604,6 +604,7 @@ pub fn hostile_values(canary: &Path) -> Vec<Hostile> {
         Hostile::bytes("path traversal", "../../../../../../etc/passwd"),
         Hostile::bytes("format string", "%s%n%x%p"),
         Hostile::bytes("unicode", "é☃\u{202e}\u{feff}"),
+        Hostile::bytes("address then an option-like non-ASCII word", "198.51.100.5 -é"),
     ]
 }
 
@@ -615,14 +616,16 @@ pub struct HostileReport {
     pub runs: usize,
     /// (parameter, value) pairs that validated and were started and stopped.
     pub started: usize,
+    /// The longest exit reason seen, in bytes, and for which value.
+    pub longest_reason: (usize, String),
 }
 
 impl fmt::Display for HostileReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} parameters x {} values: {} agent runs, {} started and stopped",
-            self.params, self.values, self.runs, self.started
+            "{} parameters x {} values: {} agent runs, {} started and stopped; longest exit reason {} bytes ({})",
+            self.params, self.values, self.runs, self.started, self.longest_reason.0, self.longest_reason.1
         )
     }
 }
@@ -656,8 +659,14 @@ pub fn hostile_parameter_values(
         for v in values {
             let x = a.clone().param(p, v.for_param(p));
             let step = |s: &str| format!("{s} with {p}={}", v.label);
+            let longest = std::cell::RefCell::new(std::mem::take(&mut rep.longest_reason));
             let run = |action: &str, extra: &[(&OsStr, &OsStr)], codes: &[i32], what: &str| {
-                c.expect(x.run_os(action, extra), codes, &step(what))
+                let o = c.expect(x.run_os(action, extra), codes, &step(what))?;
+                let n = o.why().len();
+                if n > longest.borrow().0 {
+                    *longest.borrow_mut() = (n, format!("{what} with {p}={}", v.label));
+                }
+                Ok::<Outcome, Failure>(o)
             };
             let any = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
             let valid = run("validate-all", &[], &any, "validate-all")?;
@@ -675,6 +684,7 @@ pub fn hostile_parameter_values(
             }
             run("stop", &[], &[0], "stop")?;
             rep.runs += 1;
+            rep.longest_reason = longest.into_inner();
             c.invariants(inv, &step("after the runs"))?;
             if opts.canary.exists() {
                 return Err(c.fail(step(&format!("a shell ran the value: {} exists", opts.canary.display()))));

@@ -638,3 +638,26 @@ fn one_mib_values_cannot_reach_an_agent() {
     assert_eq!(o.code, -1, "exec accepted a 1 MiB environment string: {o}");
     assert!(o.stderr.contains("Argument list too long"), "{o}");
 }
+
+/// ocf-shim's dispatcher turns a panic anywhere (parameter handling, an action, another
+/// thread) into exit 1 with an exit reason: never Rust's 101, an abort or a signal.
+#[test]
+fn a_panic_anywhere_is_exit_1_with_a_reason() {
+    preconditions();
+    let sb = example::sandbox("expanic");
+    let a = sb.agent("rha-panic-agent", Path::new(env!("CARGO_BIN_EXE_rha-panic-agent")));
+    for (place, action, env) in [
+        ("configure", "start", vec![]),
+        ("configure", "validate-all", vec![]),
+        ("start", "start", vec![]),
+        ("thread", "monitor", vec![("OCF_RESKEY_CRM_meta_interval", "10000")]),
+    ] {
+        let o = a.clone().param("where", place).run(action, &env);
+        let what = format!("panic in {place} during {action}");
+        assert_eq!((o.code, o.signal), (1, None), "{what}: {o}");
+        assert_eq!(o.reasons().len(), 1, "{what}: one exit reason: {o}");
+        assert!(o.why().starts_with("internal error: "), "{what}: {o}");
+    }
+    let o = a.clone().param("where", "nowhere").run("start", &[]);
+    assert_eq!(o.code, 0, "{o}");
+}

@@ -1,1 +1,247 @@
-//! placeholder
+//! VM tier: the fault matrix against ocf:rha:ipvs-service with a real IPVS (Debian's stock
+//! kernel inside the VM started by `rha-vm run-tests`; the host kernel has none). Each case
+//! runs in its own sandbox, whose network namespace has its own IPVS table, and the invariants
+//! after every case include that table and its sync daemons (`ipvsadm -S -n`, `-L --daemon`)
+//! being exactly as before.
+//!
+//! Build on the host, run in the VM:
+//!   cargo build -p rha-ipvs-service                 # the agent (or run the host tier first)
+//!   cargo test -p rha-integration --features vm-tier --test vm_fault_matrix --no-run
+//!   rha-vm run-tests <the vm_fault_matrix executable>
+
+use std::time::Duration;
+
+use rha_harness::cmd::{self, require_root, require_tools};
+use rha_harness::vm::IN_VM_ENV;
+use rha_integration::invariants::ipvs_baseline;
+use rha_integration::matrix::{
+    self, Breakage, HostileOptions, KillPlan, Recovery, Results, returns_before_timeout,
+};
+use rha_integration::{AgentUnderTest, Bin, Invariants, Rng, Sandbox, agent_binary};
+
+const REALS: &str = "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 3; 203.0.113.4:80 masq 1";
+
+fn setup() {
+    assert_eq!(
+        std::env::var(IN_VM_ENV).as_deref(),
+        Ok("1"),
+        "VM-tier test outside the VM: run it with `rha-vm run-tests`"
+    );
+    require_root().unwrap();
+    require_tools(&[
+        ("ip", "iproute2"),
+        ("ipvsadm", "ipvsadm"),
+        ("modprobe", "kmod"),
+        ("nsenter", "util-linux"),
+    ])
+    .unwrap();
+    for m in ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh"] {
+        cmd::run_ok(&["modprobe", m]).unwrap_or_else(|e| panic!("modprobe {m}: {e:#}"));
+    }
+}
+
+fn sandbox(tag: &str) -> Sandbox {
+    setup();
+    Sandbox::new(tag).unwrap()
+}
+
+fn web(sb: &Sandbox) -> AgentUnderTest {
+    sb.agent("ipvs-service", &agent_binary(Bin::IpvsService))
+        .instance("web")
+        .param("virtual", "198.51.100.10:80")
+        .param("scheduler", "wrr")
+        .param("reals", REALS)
+}
+
+/// Standard invariants (the agent's lock file stays by design) plus the namespace's IPVS table
+/// and sync daemons as they are now.
+fn invariants(sb: &Sandbox) -> Invariants {
+    Invariants::standard(sb, "ipvs-service", &[".lock"])
+        .add("IPVS table and daemons as before", ipvs_baseline(sb.ns().name()))
+}
+
+fn ipvsadm(sb: &Sandbox, args: &str) -> Result<(), String> {
+    sb.sh_ok(&format!("ipvsadm {args}")).map(|_| ())
+}
+
+/// The listing of one virtual service (its identity: a second start must not change it).
+fn listing(sb: &Sandbox, vip: &str) -> Result<String, String> {
+    let out = sb.sh_ok("ipvsadm -S -n")?.stdout;
+    let mine: Vec<&str> = out.lines().filter(|l| l.contains(vip)).collect();
+    if mine.is_empty() { Err(format!("{vip} is not in the table:\n{out}")) } else { Ok(mine.join("\n")) }
+}
+
+#[test]
+fn ipvs_lifecycle() {
+    let sb = sandbox("vlife");
+    // Another service that must survive everything.
+    ipvsadm(&sb, "-A -t 198.51.100.99:443 -s rr").unwrap();
+    ipvsadm(&sb, "-a -t 198.51.100.99:443 -r 203.0.113.50:443 -m").unwrap();
+    let inv = invariants(&sb);
+    let id = |_: &AgentUnderTest| listing(&sb, "198.51.100.10:80");
+    let r = Results::new();
+    r.record("ipvs-service lifecycle", matrix::lifecycle(&web(&sb), &inv, Some(&id)));
+    let sync = web(&sb).param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5");
+    r.record("ipvs-service lifecycle with a sync daemon", matrix::lifecycle(&sync, &inv, Some(&id)));
+    r.finish();
+}
+
+#[test]
+fn ipvs_behind_the_back() {
+    let sb = sandbox("vback");
+    let inv = invariants(&sb);
+    let a = web(&sb).param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5");
+    let r = Results::new();
+    let cases = [
+        Breakage::new("service deleted", || ipvsadm(&sb, "-D -t 198.51.100.10:80"), 7, Recovery::Start)
+            .reason("is not in the kernel"),
+        Breakage::new(
+            "a real server's weight changed",
+            || ipvsadm(&sb, "-e -t 198.51.100.10:80 -r 203.0.113.3:80 -m -w 7"),
+            1,
+            Recovery::Start,
+        )
+        .reason("weight 3, kernel has 7"),
+        Breakage::new(
+            "a real server deleted",
+            || ipvsadm(&sb, "-d -t 198.51.100.10:80 -r 203.0.113.4:80"),
+            1,
+            Recovery::Start,
+        )
+        .reason("203.0.113.4:80"),
+        Breakage::new(
+            "a real server added",
+            || ipvsadm(&sb, "-a -t 198.51.100.10:80 -r 203.0.113.9:80 -m"),
+            1,
+            Recovery::Start,
+        )
+        .reason("203.0.113.9:80"),
+        Breakage::new(
+            "scheduler changed",
+            || ipvsadm(&sb, "-E -t 198.51.100.10:80 -s rr"),
+            1,
+            Recovery::Start,
+        )
+        .reason("scheduler wrr, kernel has rr"),
+        Breakage::new("sync daemon stopped", || ipvsadm(&sb, "--stop-daemon master"), 1, Recovery::Start)
+            .reason("sync daemon"),
+        Breakage::new(
+            "service deleted, Pacemaker's recovery",
+            || ipvsadm(&sb, "-D -t 198.51.100.10:80"),
+            7,
+            Recovery::StopStart,
+        ),
+    ];
+    for b in &cases {
+        r.record(&format!("ipvs-service behind the back: {}", b.what), matrix::behind_the_back(&a, &inv, b));
+    }
+    r.finish();
+}
+
+#[test]
+fn ipvs_sigkill_during_start() {
+    let sb = sandbox("vkill");
+    let inv = invariants(&sb);
+    let reals: Vec<String> = (0..1000u32)
+        .map(|n| format!("10.{}.{}.{} masq {}", 20 + n / 62500, (n / 250) % 250, n % 250 + 1, n % 7))
+        .collect();
+    let a = web(&sb)
+        .instance("big")
+        .param("virtual", "198.51.100.20:80")
+        .param("reals", reals.join("; "))
+        .param("sync_daemon", "master")
+        .param("sync_interface", "lo")
+        .param("syncid", "3");
+    let mut rng = Rng::from_env_or_clock("ipvs-service SIGKILL");
+    let plan = KillPlan { runs: 12, budget: Duration::from_secs(240), min_runs: 6, span: None };
+    let r = Results::new();
+    r.record(
+        "ipvs-service SIGKILL during a 1000-real start",
+        matrix::sigkill_during_start(&a, &inv, &plan, &mut rng),
+    );
+    r.finish();
+}
+
+#[test]
+fn ipvs_deadlines() {
+    let sb = sandbox("vdead");
+    let inv = invariants(&sb);
+    let r = Results::new();
+    r.record("ipvs-service deadlines (2000 ms)", matrix::deadlines(&web(&sb), &inv, 2000));
+    // A start too big for its timeout returns before it (done or failed with a reason), and
+    // the stop after it leaves nothing.
+    let reals: Vec<String> = (0..3000u32)
+        .map(|n| format!("10.{}.{}.{} masq", 30 + n / 62500, (n / 250) % 250, n % 250 + 1))
+        .collect();
+    let big = web(&sb).instance("big").param("virtual", "198.51.100.21:80").param("reals", reals.join("; "));
+    r.record(
+        "ipvs-service deadline: 3000-real start in 700 ms",
+        returns_before_timeout(&big, "start", &[], 700, &[]),
+    );
+    let after = matrix::expect(&big.stop(), &[0], "stop").and_then(|_| inv.check());
+    r.record(
+        "ipvs-service stop after the 3000-real start, nothing left",
+        after.map_err(|detail| matrix::Failure {
+            agent: "ipvs-service".into(),
+            case: "deadline".into(),
+            detail,
+        }),
+    );
+    r.finish();
+}
+
+#[test]
+fn ipvs_monitor_races_stop() {
+    let sb = sandbox("vrace");
+    let inv = invariants(&sb);
+    let mut rng = Rng::from_env_or_clock("ipvs-service race");
+    let r = Results::new();
+    r.record("ipvs-service monitor racing stop", matrix::monitor_races_stop(&web(&sb), &inv, 6, 2, &mut rng));
+    r.finish();
+}
+
+#[test]
+fn ipvs_two_instances() {
+    let sb = sandbox("vtwo");
+    let inv = invariants(&sb);
+    let dns = sb
+        .agent("ipvs-service", &agent_binary(Bin::IpvsService))
+        .instance("dns")
+        .param("virtual", "198.51.100.11:53")
+        .param("protocol", "udp")
+        .param("scheduler", "rr")
+        .param("reals", "203.0.113.2:53 masq; 203.0.113.3:53 masq");
+    let id = |x: &AgentUnderTest| {
+        listing(&sb, if x.instance == "web" { "198.51.100.10:80" } else { "198.51.100.11:53" })
+    };
+    let r = Results::new();
+    r.record(
+        "ipvs-service two instances (TCP web, UDP dns)",
+        matrix::two_instances(&web(&sb), &dns, &inv, Some(&id)),
+    );
+    // Two instances sharing one sync daemon: the first stop hands it over, the last removes it.
+    let sync = |x: AgentUnderTest| {
+        x.param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5")
+    };
+    r.record(
+        "ipvs-service two instances sharing a sync daemon",
+        matrix::two_instances(&sync(web(&sb)), &sync(dns.clone()), &inv, Some(&id)),
+    );
+    r.finish();
+}
+
+#[test]
+fn ipvs_hostile_values() {
+    let sb = sandbox("vhost");
+    let inv = invariants(&sb);
+    let a = web(&sb);
+    let names = a.parameter_names().unwrap();
+    let canary = std::path::PathBuf::from(format!("/tmp/rha-canary-vm-{}", std::process::id()));
+    let opts = HostileOptions { canary: canary.clone(), start_when_valid: true };
+    let r = Results::new();
+    r.record(
+        "ipvs-service hostile values",
+        matrix::hostile_parameter_values(&a, &inv, &names, &matrix::hostile_values(&canary), &opts),
+    );
+    r.finish();
+}
