@@ -4,7 +4,7 @@
 //! Layout: `/run/rha/<agent>/<instance><suffix>`. `RHA_RUN_DIR` overrides `/run/rha` (tests).
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::context::safe_file_name;
@@ -30,7 +30,7 @@ impl StateDir {
     }
 
     /// The directory itself.
-    pub fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &Path {
         &self.dir
     }
 
@@ -51,25 +51,42 @@ impl StateDir {
     }
 
     /// Write atomically (temp file + rename), creating the directory.
-    pub fn write(&self, path: &std::path::Path, content: &[u8]) -> io::Result<()> {
+    pub fn write(&self, path: &Path, content: &[u8]) -> io::Result<()> {
         self.create()?;
         write_atomic(path, content)
     }
 }
 
+/// The prefix of the temporary files [`write_atomic`] writes beside `path`: hidden, and named
+/// after the file so that [`remove_if_exists`] can find the leftovers of an interrupted write.
+fn temp_prefix(path: &Path) -> Option<String> {
+    path.file_name().map(|n| format!(".{}.tmp", n.to_string_lossy()))
+}
+
 /// Write a file so readers see either the old or the new content, never a partial one.
-pub fn write_atomic(path: &std::path::Path, content: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
+/// An agent SIGKILLed in here (Pacemaker's timeout) leaves a hidden temporary file, which the
+/// next [`remove_if_exists`] of the same path removes.
+pub fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
+    let prefix = temp_prefix(path).ok_or_else(|| io::Error::other("state file path has no file name"))?;
+    let tmp = path.with_file_name(format!("{prefix}{}", std::process::id()));
     std::fs::write(&tmp, content)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
 }
 
-/// Remove a file; a missing file is fine.
-pub fn remove_if_exists(path: &std::path::Path) -> io::Result<()> {
+/// Remove a file, and any leftovers of interrupted [`write_atomic`]s of it; a missing file is
+/// fine.
+pub fn remove_if_exists(path: &Path) -> io::Result<()> {
+    if let (Some(prefix), Some(dir)) = (temp_prefix(path), path.parent())
+        && let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+    {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -90,5 +107,17 @@ mod tests {
         remove_if_exists(&p).unwrap();
         remove_if_exists(&p).unwrap();
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn remove_takes_leftovers_of_interrupted_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("vip.lo");
+        // What a writer killed between write and rename leaves behind.
+        std::fs::write(d.path().join(".vip.lo.tmp4242"), b"partial").unwrap();
+        std::fs::write(d.path().join("other"), b"keep").unwrap();
+        remove_if_exists(&p).unwrap();
+        let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("other")]);
     }
 }

@@ -101,7 +101,9 @@ pub fn take_from_loopback(nl: &mut Netlink, cfg: &Config, ctx: &Context) -> OcfR
 /// Stop: put the remembered loopback address back.
 pub fn restore_to_loopback(nl: &mut Netlink, cfg: &Config, ctx: &Context) -> OcfResult<()> {
     let file = state_file(ctx);
-    let Ok(content) = std::fs::read_to_string(&file) else { return Ok(()) };
+    // No record: nothing to restore, but a start killed while writing it may have left a
+    // partial temporary copy, which remove_if_exists also takes away.
+    let content = std::fs::read_to_string(&file).unwrap_or_default();
     for s in content.lines().filter_map(Saved::from_line) {
         let Some(l) = link::by_name(nl, &s.ifname).map_err(net_err)? else {
             ocf_shim::warn!("lvs_support: {} is gone, cannot put {} back on it", s.ifname, cfg.ip);
