@@ -655,12 +655,15 @@ pub fn hostile_parameter_values(
     let probe: [(&OsStr, &OsStr); 1] = [(OsStr::new("OCF_RESKEY_CRM_meta_interval"), OsStr::new("0"))];
     let recurring: [(&OsStr, &OsStr); 1] =
         [(OsStr::new("OCF_RESKEY_CRM_meta_interval"), OsStr::new("10000"))];
+    let mut failures: Vec<String> = Vec::new();
     for p in params {
         for v in values {
             let x = a.clone().param(p, v.for_param(p));
             let step = |s: &str| format!("{s} with {p}={}", v.label);
             let longest = std::cell::RefCell::new(std::mem::take(&mut rep.longest_reason));
+            let runs = std::cell::Cell::new(0usize);
             let run = |action: &str, extra: &[(&OsStr, &OsStr)], codes: &[i32], what: &str| {
+                runs.set(runs.get() + 1);
                 let o = c.expect(x.run_os(action, extra), codes, &step(what))?;
                 let n = o.why().len();
                 if n > longest.borrow().0 {
@@ -669,27 +672,45 @@ pub fn hostile_parameter_values(
                 Ok::<Outcome, Failure>(o)
             };
             let any = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-            let valid = run("validate-all", &[], &any, "validate-all")?;
-            run("monitor", &probe, &[0, 1, 7], "probe")?;
-            run("monitor", &recurring, &any, "recurring monitor")?;
-            rep.runs += 3;
-            if opts.start_when_valid && valid.code == 0 {
-                let s = run("start", &[], &any, "start")?;
-                run("monitor", &recurring, &any, "monitor after start")?;
-                run("stop", &[], &[0], "stop after start")?;
-                rep.runs += 3;
-                if s.code == 0 {
-                    rep.started += 1;
+            // One value's failure does not hide the others': every pair runs, all are reported.
+            let one = || -> CheckResult<bool> {
+                let valid = run("validate-all", &[], &any, "validate-all")?;
+                run("monitor", &probe, &[0, 1, 7], "probe")?;
+                run("monitor", &recurring, &any, "recurring monitor")?;
+                let mut started = false;
+                if opts.start_when_valid && valid.code == 0 {
+                    started = run("start", &[], &any, "start")?.code == 0;
+                    run("monitor", &recurring, &any, "monitor after start")?;
+                    run("stop", &[], &[0], "stop after start")?;
                 }
+                run("stop", &[], &[0], "stop")?;
+                Ok(started)
+            };
+            let r = one();
+            if r.is_err() {
+                // Whatever the failed runs left, clean up before the next value.
+                let _ = x.stop();
+                let _ = a.stop();
             }
-            run("stop", &[], &[0], "stop")?;
-            rep.runs += 1;
+            match r {
+                Ok(started) => rep.started += usize::from(started),
+                Err(e) => failures.push(e.detail),
+            }
+            rep.runs += runs.get();
             rep.longest_reason = longest.into_inner();
-            c.invariants(inv, &step("after the runs"))?;
+            if let Err(e) = c.invariants(inv, &step("after the runs")) {
+                failures.push(e.detail);
+            }
             if opts.canary.exists() {
-                return Err(c.fail(step(&format!("a shell ran the value: {} exists", opts.canary.display()))));
+                failures.push(step(&format!("a shell ran the value: {} exists", opts.canary.display())));
+                let _ = std::fs::remove_file(&opts.canary);
             }
         }
+    }
+    if !failures.is_empty() {
+        let n = failures.len();
+        failures.truncate(6);
+        return Err(c.fail(format!("{n} failure(s) ({rep}); the first ones:\n{}", failures.join("\n\n"))));
     }
     Ok(rep)
 }

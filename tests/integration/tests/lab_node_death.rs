@@ -126,8 +126,11 @@ fn node_death_moves_the_group_and_the_returning_node_keeps_nothing_stale() {
     )
     .unwrap();
     lab.exec_ok(0, "crm configure group g vip web").unwrap();
-    let on = lab.wait_started("web", TIMEOUT).unwrap();
-    assert_eq!(lab.where_is("vip").unwrap(), Some(on));
+    lab.wait_started("web", TIMEOUT).unwrap();
+    // The primitives may have started apart before the group existed: let the cluster settle.
+    lab.exec_ok(0, "crm_resource --wait --timeout=120s").unwrap();
+    let on = lab.where_is("web").unwrap().expect("web runs");
+    assert_eq!(lab.where_is("vip").unwrap(), Some(on), "the group is together");
     wait_served_by(&lab, on);
     nothing_stale(&lab, on, "before the node's death");
 

@@ -4,6 +4,9 @@
 //! after every case include that table and its sync daemons (`ipvsadm -S -n`, `-L --daemon`)
 //! being exactly as before.
 //!
+//! Processes are slow under TCG (and the whole VM tier shares one boot and 30 minutes), so the
+//! matrix here is lean: the host tier runs the same checks at full size without IPVS.
+//!
 //! Build on the host, run in the VM:
 //!   cargo build -p rha-ipvs-service                 # the agent (or run the host tier first)
 //!   cargo test -p rha-integration --features vm-tier --test vm_fault_matrix --no-run
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use rha_harness::cmd::{self, require_root, require_tools};
 use rha_harness::vm::IN_VM_ENV;
-use rha_integration::invariants::ipvs_baseline;
+use rha_integration::invariants::{dir_empty, ipvs_baseline, no_leftover_namespaces, no_processes};
 use rha_integration::matrix::{
     self, Breakage, HostileOptions, KillPlan, Recovery, Results, returns_before_timeout,
 };
@@ -53,11 +56,16 @@ fn web(sb: &Sandbox) -> AgentUnderTest {
         .param("reals", REALS)
 }
 
-/// Standard invariants (the agent's lock file stays by design) plus the namespace's IPVS table
-/// and sync daemons as they are now.
+/// The namespace's IPVS table and sync daemons as they are now, no process left, nothing under
+/// /run/rha/ipvs-service but its lock file (kept by design), no leftover namespace. (The agent
+/// touches no address or route; every check costs processes, which are slow under TCG, so the
+/// VM tier checks only what this agent can leave.)
 fn invariants(sb: &Sandbox) -> Invariants {
-    Invariants::standard(sb, "ipvs-service", &[".lock"])
+    Invariants::new()
         .add("IPVS table and daemons as before", ipvs_baseline(sb.ns().name()))
+        .add("no process left", no_processes(sb.ns().name(), vec![sb.holder_pid()]))
+        .add("nothing under /run/rha/ipvs-service", dir_empty(sb.inside("/run/rha/ipvs-service"), &[".lock"]))
+        .add("no leftover namespace", no_leftover_namespaces())
 }
 
 fn ipvsadm(sb: &Sandbox, args: &str) -> Result<(), String> {
@@ -72,26 +80,16 @@ fn listing(sb: &Sandbox, vip: &str) -> Result<String, String> {
 }
 
 #[test]
-fn ipvs_lifecycle() {
+fn ipvs_lifecycle_and_breakage_behind_its_back() {
     let sb = sandbox("vlife");
     // Another service that must survive everything.
     ipvsadm(&sb, "-A -t 198.51.100.99:443 -s rr").unwrap();
     ipvsadm(&sb, "-a -t 198.51.100.99:443 -r 203.0.113.50:443 -m").unwrap();
     let inv = invariants(&sb);
+    let a = web(&sb).param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5");
     let id = |_: &AgentUnderTest| listing(&sb, "198.51.100.10:80");
     let r = Results::new();
-    r.record("ipvs-service lifecycle", matrix::lifecycle(&web(&sb), &inv, Some(&id)));
-    let sync = web(&sb).param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5");
-    r.record("ipvs-service lifecycle with a sync daemon", matrix::lifecycle(&sync, &inv, Some(&id)));
-    r.finish();
-}
-
-#[test]
-fn ipvs_behind_the_back() {
-    let sb = sandbox("vback");
-    let inv = invariants(&sb);
-    let a = web(&sb).param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5");
-    let r = Results::new();
+    r.record("ipvs-service lifecycle (with a sync daemon)", matrix::lifecycle(&a, &inv, Some(&id)));
     let cases = [
         Breakage::new("service deleted", || ipvsadm(&sb, "-D -t 198.51.100.10:80"), 7, Recovery::Start)
             .reason("is not in the kernel"),
@@ -102,35 +100,8 @@ fn ipvs_behind_the_back() {
             Recovery::Start,
         )
         .reason("weight 3, kernel has 7"),
-        Breakage::new(
-            "a real server deleted",
-            || ipvsadm(&sb, "-d -t 198.51.100.10:80 -r 203.0.113.4:80"),
-            1,
-            Recovery::Start,
-        )
-        .reason("203.0.113.4:80"),
-        Breakage::new(
-            "a real server added",
-            || ipvsadm(&sb, "-a -t 198.51.100.10:80 -r 203.0.113.9:80 -m"),
-            1,
-            Recovery::Start,
-        )
-        .reason("203.0.113.9:80"),
-        Breakage::new(
-            "scheduler changed",
-            || ipvsadm(&sb, "-E -t 198.51.100.10:80 -s rr"),
-            1,
-            Recovery::Start,
-        )
-        .reason("scheduler wrr, kernel has rr"),
         Breakage::new("sync daemon stopped", || ipvsadm(&sb, "--stop-daemon master"), 1, Recovery::Start)
             .reason("sync daemon"),
-        Breakage::new(
-            "service deleted, Pacemaker's recovery",
-            || ipvsadm(&sb, "-D -t 198.51.100.10:80"),
-            7,
-            Recovery::StopStart,
-        ),
     ];
     for b in &cases {
         r.record(&format!("ipvs-service behind the back: {}", b.what), matrix::behind_the_back(&a, &inv, b));
@@ -153,7 +124,7 @@ fn ipvs_sigkill_during_start() {
         .param("sync_interface", "lo")
         .param("syncid", "3");
     let mut rng = Rng::from_env_or_clock("ipvs-service SIGKILL");
-    let plan = KillPlan { runs: 12, budget: Duration::from_secs(240), min_runs: 6, span: None };
+    let plan = KillPlan { runs: 6, budget: Duration::from_secs(150), min_runs: 3, span: None };
     let r = Results::new();
     r.record(
         "ipvs-service SIGKILL during a 1000-real start",
@@ -163,13 +134,12 @@ fn ipvs_sigkill_during_start() {
 }
 
 #[test]
-fn ipvs_deadlines() {
-    let sb = sandbox("vdead");
+fn ipvs_deadline_race_and_two_instances() {
+    let sb = sandbox("vmore");
     let inv = invariants(&sb);
     let r = Results::new();
-    r.record("ipvs-service deadlines (2000 ms)", matrix::deadlines(&web(&sb), &inv, 2000));
-    // A start too big for its timeout returns before it (done or failed with a reason), and
-    // the stop after it leaves nothing.
+    // A start too big for its timeout returns before it (done, or failed with a reason), and the
+    // stop after it leaves nothing.
     let reals: Vec<String> = (0..3000u32)
         .map(|n| format!("10.{}.{}.{} masq", 30 + n / 62500, (n / 250) % 250, n % 250 + 1))
         .collect();
@@ -187,25 +157,13 @@ fn ipvs_deadlines() {
             detail,
         }),
     );
-    r.finish();
-}
-
-#[test]
-fn ipvs_monitor_races_stop() {
-    let sb = sandbox("vrace");
-    let inv = invariants(&sb);
     let mut rng = Rng::from_env_or_clock("ipvs-service race");
-    let r = Results::new();
-    r.record("ipvs-service monitor racing stop", matrix::monitor_races_stop(&web(&sb), &inv, 6, 2, &mut rng));
-    r.finish();
-}
-
-#[test]
-fn ipvs_two_instances() {
-    let sb = sandbox("vtwo");
-    let inv = invariants(&sb);
-    let dns = sb
-        .agent("ipvs-service", &agent_binary(Bin::IpvsService))
+    r.record("ipvs-service monitor racing stop", matrix::monitor_races_stop(&web(&sb), &inv, 2, 1, &mut rng));
+    // Two instances sharing one sync daemon: the first stop hands it over, the last removes it.
+    let sync = |x: AgentUnderTest| {
+        x.param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5")
+    };
+    let dns = web(&sb)
         .instance("dns")
         .param("virtual", "198.51.100.11:53")
         .param("protocol", "udp")
@@ -214,34 +172,31 @@ fn ipvs_two_instances() {
     let id = |x: &AgentUnderTest| {
         listing(&sb, if x.instance == "web" { "198.51.100.10:80" } else { "198.51.100.11:53" })
     };
-    let r = Results::new();
     r.record(
-        "ipvs-service two instances (TCP web, UDP dns)",
-        matrix::two_instances(&web(&sb), &dns, &inv, Some(&id)),
-    );
-    // Two instances sharing one sync daemon: the first stop hands it over, the last removes it.
-    let sync = |x: AgentUnderTest| {
-        x.param("sync_daemon", "master").param("sync_interface", "lo").param("syncid", "5")
-    };
-    r.record(
-        "ipvs-service two instances sharing a sync daemon",
-        matrix::two_instances(&sync(web(&sb)), &sync(dns.clone()), &inv, Some(&id)),
+        "ipvs-service two instances (TCP and UDP) sharing a sync daemon",
+        matrix::two_instances(&sync(web(&sb)), &sync(dns), &inv, Some(&id)),
     );
     r.finish();
 }
 
+/// With a real IPVS, odd values that validate are really started, and stopped without a trace.
+/// A sample (the host tier runs every value on every parameter).
 #[test]
 fn ipvs_hostile_values() {
     let sb = sandbox("vhost");
     let inv = invariants(&sb);
     let a = web(&sb);
-    let names = a.parameter_names().unwrap();
     let canary = std::path::PathBuf::from(format!("/tmp/rha-canary-vm-{}", std::process::id()));
+    let keep = ["empty", "non-UTF-8", "$(...)", "address then an option-like non-ASCII word"];
+    let values: Vec<_> =
+        matrix::hostile_values(&canary).into_iter().filter(|v| keep.contains(&v.label.as_str())).collect();
+    let names: Vec<String> =
+        ["virtual", "scheduler", "reals", "persistent", "sync_daemon"].map(String::from).to_vec();
     let opts = HostileOptions { canary: canary.clone(), start_when_valid: true };
     let r = Results::new();
     r.record(
-        "ipvs-service hostile values",
-        matrix::hostile_parameter_values(&a, &inv, &names, &matrix::hostile_values(&canary), &opts),
+        "ipvs-service hostile values (sample)",
+        matrix::hostile_parameter_values(&a, &inv, &names, &values, &opts),
     );
     r.finish();
 }

@@ -5,8 +5,10 @@
 
 use ocf_shim::{ActionSpec, Agent, AgentInfo, Context, OcfResult, Parameter, Params, Status};
 
-static PARAMETERS: &[Parameter] =
-    &[Parameter::string("where").short("Where to panic").long("configure, start, thread or nowhere.").default("nowhere")];
+static PARAMETERS: &[Parameter] = &[Parameter::string("where")
+    .short("Where to panic")
+    .long("configure, start, thread or nowhere.")
+    .default("nowhere")];
 
 static ACTIONS: &[ActionSpec] = &[
     ActionSpec::new("start", "20s"),
