@@ -661,3 +661,31 @@ fn a_panic_anywhere_is_exit_1_with_a_reason() {
     let o = a.clone().param("where", "nowhere").run("start", &[]);
     assert_eq!(o.code, 0, "{o}");
 }
+
+/// A configuration that includes a directory holding two symlinks to itself: `apache2 -t`
+/// fails at once ("Too many levels of symbolic links"); every action of the agent must still
+/// return before its timeout, with a reason.
+#[test]
+fn apache_deadline_with_a_self_including_directory() {
+    let sb = apache::node("aploop");
+    let d = sb.dir.path().join("loop");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("x.conf"), "# nothing\n").unwrap();
+    std::os::unix::fs::symlink(".", d.join("a")).unwrap();
+    std::os::unix::fs::symlink(".", d.join("b")).unwrap();
+    let conf = sb.dir.path().join("main.conf");
+    std::fs::write(&conf, format!("ServerRoot /etc/apache2\nInclude {}\n", d.display())).unwrap();
+    let mut a = apache::stock(&sb).param("configfile", &conf);
+    // Fail fast rather than wait for the harness's default limit.
+    a.limit = Duration::from_secs(10);
+    let r = Results::new();
+    for (action, env) in
+        [("monitor", vec![("OCF_RESKEY_CRM_meta_interval", "0")]), ("start", vec![]), ("stop", vec![])]
+    {
+        r.record(
+            &format!("apache {action} with a self-including directory, 2000 ms"),
+            returns_before_timeout(&a, action, &env, 2000, &[]),
+        );
+    }
+    r.finish();
+}
