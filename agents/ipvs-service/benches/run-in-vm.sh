@@ -18,4 +18,11 @@ for line in sys.stdin:
         print(m["executable"])')
 [ -n "$exe" ] || { echo "run-in-vm: the benchmark did not build" >&2; exit 1; }
 cargo build -q -p rha-harness --bin rha-vm
-exec "$target/debug/rha-vm" run --timeout 1200 env RHA_BENCH_RUNS="${RHA_BENCH_RUNS:-5}" "$exe" --bench
+# The host's timing of the same agent process (no IPVS needed), to scale out TCG.
+calib=$(RHA_BENCH_RUNS="${RHA_BENCH_RUNS:-5}" "$exe" --calibrate)
+echo "$calib" | grep -v '^RHA_BENCH_HOST_'
+host_config=$(echo "$calib" | sed -n 's/^RHA_BENCH_HOST_CONFIG_MS=//p')
+host_cpu=$(echo "$calib" | sed -n 's/^RHA_BENCH_HOST_CPU_MS=//p')
+exec "$target/debug/rha-vm" run --timeout 1800 \
+    env RHA_BENCH_RUNS="${RHA_BENCH_RUNS:-5}" RHA_BENCH_SLOW_RUNS="${RHA_BENCH_SLOW_RUNS:-1}" \
+    RHA_BENCH_HOST_CONFIG_MS="$host_config" RHA_BENCH_HOST_CPU_MS="$host_cpu" "$exe" --bench

@@ -60,7 +60,7 @@ static PARAMETERS: &[Parameter] = &[
     ),
     Parameter::string("pe")
         .short("Persistence engine")
-        .long("Persistence engine (ipvsadm --pe), e.g. sip. Empty: none (the default)."),
+        .long("Persistence engine (ipvsadm --pe): sip. Only with persistent. Empty: none (the default)."),
     Parameter::string("schedflags").short("Scheduler flags").long(
         "Comma-separated scheduler flags (ipvsadm -b): flag-1, flag-2, flag-3, and by their \
              names sh-fallback, sh-port (scheduler sh) or mh-fallback, mh-port (scheduler mh).",
@@ -385,6 +385,12 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
         svc.netmask = parse_netmask(mask, key.family())?;
     }
     if let Some(pe) = params.str("pe")?.map(str::trim).filter(|p| !p.is_empty()) {
+        if persistent == 0 {
+            return Err(configured(
+                "parameter pe needs persistent (a persistence engine shapes persistence)",
+            )
+            .into());
+        }
         if !KNOWN_PES.contains(&pe) {
             return Err(configured(format!(
                 "parameter pe: {} is not a persistence engine ({})",
@@ -705,7 +711,11 @@ mod tests {
             (vec![("virtual", "198.51.100.10:80"), ("schedflags", "fast")], "not a scheduler flag"),
             (vec![("virtual", "198.51.100.10:80"), ("ops", "1")], "only for UDP"),
             (vec![("virtual", "198.51.100.10:80"), ("ops", "maybe")], "not a boolean"),
-            (vec![("virtual", "198.51.100.10:80"), ("pe", "http")], "persistence engine"),
+            (
+                vec![("virtual", "198.51.100.10:80"), ("persistent", "9"), ("pe", "http")],
+                "persistence engine",
+            ),
+            (vec![("virtual", "198.51.100.10:80"), ("pe", "sip")], "pe needs persistent"),
             (vec![("virtual", "198.51.100.10:80"), ("reals", "203.0.113.2 masq 70000")], "out of range"),
             (vec![("virtual", "198.51.100.10:80"), ("protocol", "icmp")], "not one of"),
             (vec![("virtual", "198.51.100.10:80 x")], "blanks"),
