@@ -59,6 +59,7 @@ impl Agent for Example {
     fn configure(params: &Params, ctx: &Context) -> OcfResult<Config> {
         let state = match params.str("state")? {
             Some(p) if !p.starts_with('/') => {
+                let p = ocf_shim::params::quote(std::ffi::OsStr::new(p));
                 return Err(OcfError::configured(format!("parameter state: {p} is not an absolute path")));
             }
             Some(p) => PathBuf::from(p),

@@ -170,6 +170,11 @@ pub fn debug(msg: impl Display) {
     log(Level::Debug, msg)
 }
 
+/// Longest exit reason printed. Pacemaker keeps only the first 128 characters; agents put the
+/// explanation first and quote values short (`params::quote`), and this cap keeps a reason
+/// that still carries a huge value from flooding the logs.
+const MAX_REASON_CHARS: usize = 1024;
+
 /// Print the exit reason Pacemaker shows in `crm_mon` (text after the last
 /// `ocf-exit-reason:` on stderr, up to the end of that line).
 pub fn exit_reason(reason: &str) {
@@ -177,7 +182,16 @@ pub fn exit_reason(reason: &str) {
         .ok()
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "ocf-exit-reason:".to_string());
-    let _ = writeln!(std::io::stderr(), "{prefix}{}", one_line(reason));
+    let _ = writeln!(std::io::stderr(), "{prefix}{}", cap(&one_line(reason)));
+}
+
+fn cap(text: &str) -> String {
+    if text.chars().count() <= MAX_REASON_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_REASON_CHARS).collect();
+    cut.push('…');
+    cut
 }
 
 /// `format!`-style logging: `ocf_shim::error!("cannot add {ip}: {e}")`.
@@ -197,6 +211,13 @@ mod tests {
     #[test]
     fn messages_stay_on_one_line() {
         assert_eq!(one_line("a\nb\r\n"), "a; b");
+    }
+
+    #[test]
+    fn long_reasons_are_capped() {
+        assert_eq!(cap("short"), "short");
+        let long = "x".repeat(5000);
+        assert_eq!(cap(&long).chars().count(), MAX_REASON_CHARS + 1);
     }
 
     #[test]

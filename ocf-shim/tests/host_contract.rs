@@ -116,7 +116,7 @@ fn invalid_configuration_follows_pacemaker_rules() {
         assert_eq!(code(&o), 6, "{action}");
         let reason = stderr(&o);
         assert!(
-            reason.contains("ocf-exit-reason:parameter state: relative/path is not an absolute path"),
+            reason.contains("ocf-exit-reason:parameter state: 'relative/path' is not an absolute path"),
             "{reason}"
         );
     }

@@ -555,7 +555,8 @@ pub fn check_label_length(nic: &str, label: &str) -> OcfResult<()> {
     let full = format!("{nic}:{label}");
     if full.len() > IFNAME_MAX {
         return Err(configured(format!(
-            "interface label {full} exceeds the maximum of {IFNAME_MAX} characters"
+            "interface label {} exceeds the maximum of {IFNAME_MAX} characters",
+            ocf_shim::params::quote(std::ffi::OsStr::new(&full))
         )));
     }
     Ok(())

@@ -67,7 +67,8 @@ pub struct Url {
 
 impl Url {
     pub fn parse(s: &str) -> Result<Url, HttpError> {
-        let bad = || HttpError::Url(s.to_string());
+        // Quoted and cut: the value may be huge, and the reason must stay readable.
+        let bad = || HttpError::Url(ocf_shim::params::quote(std::ffi::OsStr::new(s)));
         let s = s.trim();
         let (scheme, rest) = s.split_once("://").ok_or_else(bad)?;
         let https = match scheme.to_ascii_lowercase().as_str() {

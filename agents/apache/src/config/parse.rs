@@ -8,7 +8,7 @@
 //! own `configtest` is the authority on validity, and start runs it). Only an unreadable main
 //! file is an error.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -367,15 +367,10 @@ impl Reader<'_> {
 
     /// A file, or every file under a directory (recursively, sorted), as httpd includes them.
     fn files_under(&self, path: &Path) -> Vec<PathBuf> {
-        if !path.is_dir() {
-            return vec![path.to_path_buf()];
-        }
-        let mut names: Vec<PathBuf> = match std::fs::read_dir(path) {
-            Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
-            Err(_) => return Vec::new(),
-        };
-        names.sort();
-        names.into_iter().flat_map(|p| self.files_under(&p)).collect()
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        collect_files(path, &mut seen, &mut out);
+        out
     }
 
     fn finish(mut self) -> ApacheConf {
@@ -390,6 +385,32 @@ impl Reader<'_> {
             self.conf.status = self.vhost_status.take();
         }
         self.conf
+    }
+}
+
+/// Every file under `path`, each directory read once: symbolic links may make the tree a
+/// graph with cycles (`d/a -> .`), which httpd refuses ("Too many levels of symbolic links")
+/// but which must never make the agent loop — stop has to return.
+fn collect_files(path: &Path, seen: &mut HashSet<(u64, u64)>, out: &mut Vec<PathBuf>) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        out.push(path.to_path_buf());
+        return;
+    };
+    if !meta.is_dir() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    if !seen.insert((meta.dev(), meta.ino())) {
+        return;
+    }
+    let mut names: Vec<PathBuf> = match std::fs::read_dir(path) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+        Err(_) => return,
+    };
+    names.sort();
+    for p in names {
+        collect_files(&p, seen, out);
     }
 }
 
@@ -462,6 +483,21 @@ mod tests {
         assert_eq!(l("x"), None);
         assert_eq!(l("1.2.3.4:0"), None);
         assert_eq!(l(""), None);
+    }
+
+    /// `d/a -> .` and `d/b -> .` make 2^depth paths; each directory must be read once.
+    #[test]
+    fn self_including_directory_terminates() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::symlink(".", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink(".", dir.join("b")).unwrap();
+        std::fs::write(dir.join("x.conf"), "Listen 8081\n").unwrap();
+        let mut seen = HashSet::new();
+        let mut files = Vec::new();
+        collect_files(&dir, &mut seen, &mut files);
+        assert_eq!(files, vec![dir.join("x.conf")]);
     }
 
     #[test]
