@@ -197,9 +197,11 @@ fn parse_entry(entry: &str, key: &ServiceKey, resolver: &dyn Resolver) -> EntryR
         // `-w3`, `-x100`: ipvsadm's attached short options.
         let (w, attached) = match (word(name), attached) {
             (Some(w), a) => (w, a),
-            (None, None) if tok.starts_with('-') && !tok.starts_with("--") && name.len() > 1 => {
-                match word(&name[..1]) {
-                    Some(w) if w.takes_value() => (w, Some(&name[1..])),
+            (None, None) if tok.starts_with('-') && !tok.starts_with("--") && name.chars().count() > 1 => {
+                // Split after the first character, not the first byte: values may be any text.
+                let split = name.chars().next().map_or(0, char::len_utf8);
+                match word(&name[..split]) {
+                    Some(w) if w.takes_value() => (w, Some(&name[split..])),
                     _ => return bad(unknown_option(tok)),
                 }
             }
@@ -484,6 +486,14 @@ mod tests {
         assert_eq!(d[0], Dest::new(ip("10.0.0.1"), 80).with_forward(Forward::Masq).with_weight(3));
         assert_eq!(d[1], Dest::new(ip("10.0.0.2"), 80).with_forward(Forward::DirectRoute).with_weight(1));
         assert_eq!(format(&d), "10.0.0.1:80 masq 3; 10.0.0.2:80 gate 1");
+    }
+
+    /// Found by the fault matrix: a multi-byte character after `-` was sliced at a byte.
+    #[test]
+    fn non_ascii_option_is_an_error_not_a_panic() {
+        for text in ["203.0.113.2:80 -é", "203.0.113.2:80 -wé", "203.0.113.2:80 -éw3"] {
+            let _ = e(text);
+        }
     }
 
     #[test]

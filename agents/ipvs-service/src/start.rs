@@ -110,6 +110,9 @@ fn apply_error(e: Error, what: &str) -> OcfError {
     ipvs_error(e).context(what)
 }
 
+/// Changes sent between two deadline checks (one netlink batch).
+const APPLY_SLICE: usize = 128;
+
 /// The start action.
 pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     ctx.require_root()?;
@@ -151,7 +154,19 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         for c in changes.iter().take(20) {
             ocf_shim::debug!("{c}");
         }
-        ipvs.apply(&changes).map_err(|e| apply_error(e, &format!("programming virtual service {key}")))?;
+        // In slices, checking the deadline between them: a large table on a slow node must
+        // end in a reasoned failure before Pacemaker's timeout, not in its SIGKILL.
+        for (i, slice) in changes.chunks(APPLY_SLICE).enumerate() {
+            if ctx.deadline.expired() {
+                return Err(OcfError::generic(format!(
+                    "programming virtual service {key}: the operation's timeout is near after {} of {} \
+                     changes; raise the start timeout for a table this large",
+                    i * APPLY_SLICE,
+                    changes.len()
+                )));
+            }
+            ipvs.apply(slice).map_err(|e| apply_error(e, &format!("programming virtual service {key}")))?;
+        }
     }
 
     let wanted = rec.wants.clone();
