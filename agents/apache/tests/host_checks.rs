@@ -7,32 +7,8 @@ use std::path::Path;
 
 use support::{Agent, CustomConf, STOCK_CONFIG, Sandbox};
 
-/// A self-signed certificate for CN=rha-test in `dir`.
-fn make_cert(sb: &Sandbox) -> (String, String) {
-    let dir = sb.path("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", "/CN=rha-test", "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    (cert.display().to_string(), key.display().to_string())
-}
-
 fn https_conf(sb: &Sandbox) -> String {
-    let (cert, key) = make_cert(sb);
+    let (cert, key) = support::make_cert(sb);
     let conf = CustomConf {
         listen: "127.0.0.1:8443 https".into(),
         extra: format!(

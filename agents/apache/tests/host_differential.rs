@@ -236,25 +236,7 @@ fn hung_server() {
 #[test]
 fn https_only_server() {
     let sb = Sandbox::new("apdhttps");
-    let dir = sb.path("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", "/CN=rha-test", "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let (cert, key) = support::make_cert(&sb);
     let conf = CustomConf {
         listen: "127.0.0.1:8443 https".into(),
         extra: format!(
@@ -262,8 +244,8 @@ fn https_only_server() {
              SSLCertificateFile {c}\n  SSLCertificateKeyFile {k}\n</VirtualHost>\n\
              CustomLog {d}/log/custom-access.log \"%r %>s\"\n",
             m = support::MODULES,
-            c = cert.display(),
-            k = key.display(),
+            c = cert,
+            k = key,
             d = sb.dir.path().display()
         ),
         ..Default::default()

@@ -220,6 +220,20 @@ impl ShellEnv {
         }
     }
 
+    /// `$...` or a backquoted command at `chars[i]`, the same inside double quotes and out:
+    /// parameters are substituted into `out`, commands are never executed. Returns the index
+    /// after it.
+    fn substitution(&mut self, chars: &[char], i: usize, out: &mut String) -> usize {
+        if chars[i] == '$' {
+            let (s, next) = self.dollar(chars, i);
+            out.push_str(&s);
+            next
+        } else {
+            self.notes.push("command substitution not executed".to_string());
+            skip_backquote(chars, i)
+        }
+    }
+
     /// Expand one word: quotes removed, parameters substituted.
     pub fn expand(&mut self, raw: &str) -> String {
         let chars: Vec<char> = raw.chars().collect();
@@ -244,15 +258,7 @@ impl ShellEnv {
                                 i += 2;
                             }
                             '\\' if i + 1 < chars.len() && chars[i + 1] == '\n' => i += 2,
-                            '$' => {
-                                let (s, next) = self.dollar(&chars, i);
-                                out.push_str(&s);
-                                i = next;
-                            }
-                            '`' => {
-                                i = skip_backquote(&chars, i);
-                                self.notes.push("command substitution not executed".to_string());
-                            }
+                            '$' | '`' => i = self.substitution(&chars, i, &mut out),
                             c => {
                                 out.push(c);
                                 i += 1;
@@ -267,15 +273,7 @@ impl ShellEnv {
                     }
                     i += 2;
                 }
-                '$' => {
-                    let (s, next) = self.dollar(&chars, i);
-                    out.push_str(&s);
-                    i = next;
-                }
-                '`' => {
-                    i = skip_backquote(&chars, i);
-                    self.notes.push("command substitution not executed".to_string());
-                }
+                '$' | '`' => i = self.substitution(&chars, i, &mut out),
                 c => {
                     out.push(c);
                     i += 1;

@@ -357,3 +357,27 @@ impl CustomConf {
 pub fn note(msg: impl AsRef<str>) {
     eprintln!("    {}", msg.as_ref());
 }
+
+/// A self-signed certificate for CN=rha-test in `dir`.
+pub fn make_cert(sb: &Sandbox) -> (String, String) {
+    let dir = sb.path("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=rha-test", "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert.display().to_string(), key.display().to_string())
+}
