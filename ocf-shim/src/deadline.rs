@@ -9,6 +9,28 @@ use std::time::{Duration, Instant};
 /// Pacemaker's default operation timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// When this process was forked, as an `Instant`: Pacemaker's timer for the operation starts
+/// at the fork, before exec and dynamic loading (slow on an emulated or loaded node), so an
+/// agent's deadline counts from there too. From /proc/self/stat's start time (clock ticks since
+/// boot) against CLOCK_BOOTTIME; `None` if either cannot be read.
+pub fn process_start() -> Option<Instant> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after "(comm)": state is field 3, starttime field 22.
+    let after_comm = stat.rsplit_once(')')?.1;
+    let ticks: u64 = after_comm.split_whitespace().nth(19)?.parse().ok()?;
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let started = Duration::from_secs_f64(ticks as f64 / hz as f64);
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    let now = Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32);
+    // Never claim more than the process could have lived, nor a start in the future.
+    let age = now.checked_sub(started)?.min(Duration::from_secs(3600));
+    Instant::now().checked_sub(age)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Deadline {
     end: Instant,
@@ -77,6 +99,14 @@ mod tests {
         assert!(d.remaining() <= Duration::from_secs(18));
         let d = Deadline::for_timeout(start, Duration::from_millis(500));
         assert!(d.remaining() <= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn process_start_is_recent_and_past() {
+        let s = process_start().expect("/proc/self/stat and CLOCK_BOOTTIME are readable");
+        assert!(s <= Instant::now());
+        // The test binary started well within the hour; allow for a 10 ms tick.
+        assert!(s.elapsed() < Duration::from_secs(3600));
     }
 
     #[test]

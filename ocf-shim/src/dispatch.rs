@@ -85,7 +85,7 @@ fn usage(info: &AgentInfo) -> String {
 
 /// Run the agent for this process's `argv[1]` and environment, and exit with the OCF code.
 pub fn run<A: Agent>() -> ! {
-    let start = Instant::now();
+    let start = crate::deadline::process_start().unwrap_or_else(Instant::now);
     install_panic_hook();
     let code = run_action::<A>(std::env::args_os().nth(1), start);
     let _ = std::io::stdout().flush();

@@ -155,9 +155,11 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
             ocf_shim::debug!("{c}");
         }
         // In slices, checking the deadline between them: a large table on a slow node must
-        // end in a reasoned failure before Pacemaker's timeout, not in its SIGKILL.
+        // end in a reasoned failure before Pacemaker's timeout, not in its SIGKILL. A slice is
+        // only begun when twice the slowest one so far still fits.
+        let mut slowest = std::time::Duration::ZERO;
         for (i, slice) in changes.chunks(APPLY_SLICE).enumerate() {
-            if ctx.deadline.expired() {
+            if ctx.deadline.remaining() <= slowest * 2 {
                 return Err(OcfError::generic(format!(
                     "programming virtual service {key}: the operation's timeout is near after {} of {} \
                      changes; raise the start timeout for a table this large",
@@ -165,7 +167,9 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
                     changes.len()
                 )));
             }
+            let t = std::time::Instant::now();
             ipvs.apply(slice).map_err(|e| apply_error(e, &format!("programming virtual service {key}")))?;
+            slowest = slowest.max(t.elapsed());
         }
     }
 
