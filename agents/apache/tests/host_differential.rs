@@ -121,19 +121,7 @@ fn broken_configuration_outside_the_stock_paths() {
 #[test]
 fn port_taken_by_another_process() {
     let sb = Sandbox::new("apdport");
-    let mut squatter = sb
-        .command("/usr/bin/python3")
-        .args([
-            "-c",
-            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-             s.bind(('0.0.0.0',80))\ns.listen()\nprint('ok',flush=True)\ntime.sleep(600)",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(squatter.stdout.as_mut().unwrap()), &mut line)
-        .unwrap();
+    let mut squatter = support::squat_port_80(&sb);
     let up = upstream(&sb, "start", STOCK, 8, false);
     cleanup(&sb, STOCK);
     let ours = sb.ours("start", STOCK);

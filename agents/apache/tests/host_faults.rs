@@ -86,20 +86,7 @@ fn missing_binary() {
 #[test]
 fn port_taken_by_another_process() {
     let sb = Sandbox::new("apport");
-    let mut squatter = sb
-        .command("/usr/bin/python3")
-        .args([
-            "-c",
-            "import socket,sys,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-             s.bind(('0.0.0.0',80))\ns.listen()\nprint('ok',flush=True)\ntime.sleep(600)",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(squatter.stdout.as_mut().unwrap()), &mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ok");
+    let mut squatter = support::squat_port_80(&sb);
     let r = sb.ours("start", STOCK);
     r.expect_reason(1, "Address already in use");
     assert!(r.elapsed < Duration::from_secs(10), "start took {:?}", r.elapsed);

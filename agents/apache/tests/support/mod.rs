@@ -381,3 +381,22 @@ pub fn make_cert(sb: &Sandbox) -> (String, String) {
     assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     (cert.display().to_string(), key.display().to_string())
 }
+
+/// Another program holding port 80 in the sandbox's namespaces (listening once it returns).
+pub fn squat_port_80(sb: &Sandbox) -> std::process::Child {
+    let mut squatter = sb
+        .command("/usr/bin/python3")
+        .args([
+            "-c",
+            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('0.0.0.0',80))\ns.listen()\nprint('ok',flush=True)\ntime.sleep(600)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(squatter.stdout.as_mut().unwrap()), &mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ok", "the port squatter did not start");
+    squatter
+}
