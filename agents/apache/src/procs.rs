@@ -212,7 +212,9 @@ mod tests {
         assert!(parse_stat(1, "garbage").is_none());
         let me = stat(std::process::id() as i32).unwrap();
         assert_eq!(me.pid, std::process::id() as i32);
-        assert!(me.sid > 0 && me.ppid > 0);
+        // In a container whose session leader lives outside our pid namespace (CI runs so),
+        // the kernel reports session 0 and parent 0: only the own pid is certain.
+        assert!(me.sid >= 0 && me.ppid >= 0);
     }
 
     #[test]
