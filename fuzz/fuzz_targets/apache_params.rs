@@ -4,16 +4,14 @@
 //! OCF_ERR_CONFIGURED.
 #![no_main]
 
-use std::path::Path;
-use std::time::Instant;
-
 use libfuzzer_sys::fuzz_target;
-use ocf_shim::{Action, Context, OcfCode, Params};
+use ocf_shim::{Action, OcfCode};
 use rha_apache::http_check::Url;
 use rha_apache::instance::Instance;
 use rha_apache::params::{Config, INFO};
 use rha_apache::testconf;
-use rha_fuzz::{check_reason, confine, copy_tree, params_from, write_files};
+use rha_fuzz::{agent_input, check_reason, confine, copy_tree, write_files};
+use std::path::Path;
 
 fuzz_target!(
     init: {
@@ -25,15 +23,7 @@ fuzz_target!(
         })
     },
     |data: &[u8]| {
-        let Some((&first, rest)) = data.split_first() else { return };
-        let action = match first % 3 {
-            0 => Action::Start,
-            1 => Action::Monitor,
-            _ => Action::ValidateAll,
-        };
-        let names: Vec<&str> = INFO.parameters.iter().map(|p| p.name).collect();
-        let p = Params::from_pairs(&INFO, params_from(rest, &names));
-        let ctx = Context::from_env(action, &INFO, Instant::now());
+        let Some((p, ctx, rest)) = agent_input(data, &INFO, &[Action::Start, Action::Monitor, Action::ValidateAll]) else { return };
         let cfg = Config::from_params(&p, &ctx);
         for e in &cfg.problems {
             check_reason(e);

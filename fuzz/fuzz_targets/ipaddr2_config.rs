@@ -3,24 +3,17 @@
 //! address parses back to itself and an accepted prefix fits the family.
 #![no_main]
 
-use std::time::Instant;
-
 use libfuzzer_sys::fuzz_target;
-use ocf_shim::{Action, Context, Params};
-use rha_fuzz::{check_config_error, params_from};
+use ocf_shim::Action;
+use rha_fuzz::{agent_input, check_config_error};
 use rha_ipaddr2::params::{Config, INFO, parse_ip, parse_netmask};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
-    let action = match first % 4 {
-        0 => Action::Start,
-        1 => Action::Stop,
-        2 => Action::Monitor,
-        _ => Action::ValidateAll,
+    let Some((p, ctx, rest)) =
+        agent_input(data, &INFO, &[Action::Start, Action::Stop, Action::Monitor, Action::ValidateAll])
+    else {
+        return;
     };
-    let names: Vec<&str> = INFO.parameters.iter().map(|p| p.name).collect();
-    let p = Params::from_pairs(&INFO, params_from(rest, &names));
-    let ctx = Context::from_env(action, &INFO, Instant::now());
     match Config::from_params(&p, &ctx) {
         Err(e) => check_config_error(&e),
         Ok(cfg) => {

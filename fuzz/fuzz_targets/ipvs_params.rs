@@ -3,11 +3,9 @@
 //! `rules_file` naming /dev/zero must not hang the fuzzer): never a panic, one-line errors.
 #![no_main]
 
-use std::time::Instant;
-
 use libfuzzer_sys::fuzz_target;
-use ocf_shim::{Action, Context, Params};
-use rha_fuzz::{FakeResolver, check_config_error, confine, params_from, write_files};
+use ocf_shim::Action;
+use rha_fuzz::{FakeResolver, agent_input, check_config_error, confine, write_files};
 use rha_ipvs_service::params::{Config, INFO};
 
 fuzz_target!(
@@ -21,16 +19,7 @@ fuzz_target!(
         })
     },
     |data: &[u8]| {
-        let Some((&first, rest)) = data.split_first() else { return };
-        let action = match first % 4 {
-            0 => Action::Start,
-            1 => Action::Stop,
-            2 => Action::Monitor,
-            _ => Action::ValidateAll,
-        };
-        let names: Vec<&str> = INFO.parameters.iter().map(|p| p.name).collect();
-        let p = Params::from_pairs(&INFO, params_from(rest, &names));
-        let ctx = Context::from_env(action, &INFO, Instant::now());
+        let Some((p, ctx, _)) = agent_input(data, &INFO, &[Action::Start, Action::Stop, Action::Monitor, Action::ValidateAll]) else { return };
         match Config::from_params_with(&p, &ctx, &FakeResolver) {
             Err(e) => check_config_error(&e),
             Ok(cfg) => {

@@ -8,7 +8,9 @@ use std::net::Ipv4Addr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use ocf_shim::{OcfCode, OcfError};
+use std::time::Instant;
+
+use ocf_shim::{Action, AgentInfo, Context, OcfCode, OcfError, Params};
 
 /// `OCF_RESKEY_<name>=<value>` pairs from fuzz input: records separated by NUL (values can hold
 /// any other byte, as an environment can); each record's first byte picks the parameter.
@@ -20,6 +22,23 @@ pub fn params_from(data: &[u8], names: &[&str]) -> Vec<(OsString, OsString)> {
             (OsString::from(format!("OCF_RESKEY_{name}")), OsString::from_vec(r[1..].to_vec()))
         })
         .collect()
+}
+
+/// The whole of one agent invocation from fuzz input, as Pacemaker would make it: the first
+/// byte picks the action from `actions`, the rest are the parameters ([`params_from`]).
+/// `None` for empty input. Returns what is left after the first byte too, for targets that
+/// also read it as text.
+pub fn agent_input<'a>(
+    data: &'a [u8],
+    info: &'static AgentInfo,
+    actions: &[Action],
+) -> Option<(Params, Context, &'a [u8])> {
+    let (&first, rest) = data.split_first()?;
+    let action = actions[first as usize % actions.len()].clone();
+    let names: Vec<&str> = info.parameters.iter().map(|p| p.name).collect();
+    let params = Params::from_pairs(info, params_from(rest, &names));
+    let ctx = Context::from_env(action, info, Instant::now());
+    Some((params, ctx, rest))
 }
 
 /// An error says why (ocf-shim prints it as the one-line `ocf-exit-reason:`, folding line

@@ -14,7 +14,7 @@ use support::{Agent, CustomConf, STOCK_CONFIG, Sandbox, UPSTREAM, note};
 const STOCK: &[(&str, &str)] = &[("configfile", STOCK_CONFIG)];
 
 /// Upstream `action`, killed after `secs` like Pacemaker would (its timeout is `secs`).
-fn upstream(sb: &Sandbox, action: &str, params: &[(&str, &str)], secs: u64, probe: bool) -> support::Run {
+fn upstream(sb: &Sandbox, action: &str, params: &[(&str, &str)], secs: u64, probe: bool) -> support::Outcome {
     let timeout_ms = (secs * 1000).to_string();
     let interval = if probe { "0" } else { "10000" };
     let mut c = sb.agent_command(
@@ -39,23 +39,17 @@ fn upstream(sb: &Sandbox, action: &str, params: &[(&str, &str)], secs: u64, prob
         .stderr(std::process::Stdio::piped());
     let t = Instant::now();
     let out = c.output().unwrap();
-    support::Run {
-        action: format!("Upstream {action}"),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: t.elapsed(),
-    }
+    support::Outcome::from_output(&format!("Upstream {action}"), &out, t.elapsed())
 }
 
 /// `timeout -s KILL` kills its whole process group, itself included: a run ended by a signal
 /// (or by timeout's 137) is an operation Pacemaker would have killed.
-fn killed(r: &support::Run) -> bool {
+fn killed(r: &support::Outcome) -> bool {
     r.code == -1 || r.code == 137
 }
 
-fn show(case: &str, up: &support::Run, ours: &support::Run) {
-    let desc = |r: &support::Run| {
+fn show(case: &str, up: &support::Outcome, ours: &support::Outcome) {
+    let desc = |r: &support::Outcome| {
         let code = if killed(r) { "killed at timeout".to_string() } else { format!("rc {}", r.code) };
         format!("{code} in {:.2} s", r.elapsed.as_secs_f64())
     };

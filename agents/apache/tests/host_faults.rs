@@ -55,7 +55,7 @@ fn broken_configuration_fails_fast_with_httpds_message() {
     let r = sb.ours("start", &p);
     r.expect_reason(5, "Invalid command 'ThisIsNotADirective'");
     assert!(r.elapsed < Duration::from_secs(10), "start took {:?} (timeout 20 s)", r.elapsed);
-    note(format!("broken config: start rc 5 after {:?}: {}", r.elapsed, r.reason_or_empty()));
+    note(format!("broken config: start rc 5 after {:?}: {}", r.elapsed, r.why()));
     sb.probe(Agent::Ours, &p).expect(7);
     sb.ours("stop", &p).expect(0);
     // validate-all at level 10 runs the same configuration test.
@@ -90,7 +90,7 @@ fn port_taken_by_another_process() {
     let r = sb.ours("start", STOCK);
     r.expect_reason(1, "Address already in use");
     assert!(r.elapsed < Duration::from_secs(10), "start took {:?}", r.elapsed);
-    note(format!("port taken: start rc 1 after {:?}: {}", r.elapsed, r.reason_or_empty()));
+    note(format!("port taken: start rc 1 after {:?}: {}", r.elapsed, r.why()));
     sb.ours("monitor", STOCK).expect(7);
     sb.ours("stop", STOCK).expect(0);
     assert!(squatter.try_wait().unwrap().is_none(), "the other process was touched");
@@ -141,7 +141,7 @@ fn slow_status_url_is_bounded_by_the_timeout() {
     let m = sb.agent(Agent::Ours, "monitor", &slow, &[("OCF_RESKEY_CRM_meta_timeout", "5000")]);
     m.expect_reason(1, "timed out");
     assert!(m.elapsed < Duration::from_secs(5), "monitor took {:?} with a 5 s timeout", m.elapsed);
-    note(format!("slow status URL: monitor rc 1 after {:?}: {}", m.elapsed, m.reason_or_empty()));
+    note(format!("slow status URL: monitor rc 1 after {:?}: {}", m.elapsed, m.why()));
     // A stop with requests stuck in a CGI: graceful, then TERM, within the 8 s budget, and the
     // CGI's own processes are gone too.
     let s = sb.agent(Agent::Ours, "stop", &base, &[("OCF_RESKEY_CRM_meta_timeout", "8000")]);

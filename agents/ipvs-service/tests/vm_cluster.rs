@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::agent_path;
-use common::vmnet::{self, Server, in_netns, plug};
+use common::vmnet::{self, Server, in_netns, plug, say};
 use rha_harness::cmd::require_tools;
 use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS};
 use rha_harness::netns::Netns;
@@ -39,22 +39,6 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
         std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-fn say(
-    s: &mut TcpStream,
-    r: &mut BufReader<TcpStream>,
-    line: &str,
-    limit: Duration,
-) -> Result<String, String> {
-    s.set_read_timeout(Some(limit)).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).map_err(|e| format!("write: {e}"))?;
-    let mut answer = String::new();
-    match r.read_line(&mut answer) {
-        Ok(0) => Err("connection closed".into()),
-        Ok(_) => Ok(answer.trim_end().to_string()),
-        Err(e) => Err(format!("read: {e}")),
     }
 }
 

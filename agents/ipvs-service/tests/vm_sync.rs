@@ -11,11 +11,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::vmnet::{self, Server, in_netns, ipvsadm, plug, sysctl, wait_reachable};
+use common::vmnet::{self, Server, in_netns, ipvsadm, plug, say, sysctl, wait_reachable};
 use common::{Instance, expect};
 use rha_harness::netns::Netns;
 
@@ -100,23 +100,6 @@ fn conns_of_client(d: &Netns) -> Vec<String> {
         .filter(|l| l.contains("198.51.100.100:"))
         .map(str::to_string)
         .collect()
-}
-
-/// A line through the long-lived connection and its answer, within `limit`.
-fn say(
-    s: &mut TcpStream,
-    r: &mut BufReader<TcpStream>,
-    line: &str,
-    limit: Duration,
-) -> Result<String, String> {
-    s.set_read_timeout(Some(limit)).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).map_err(|e| format!("write: {e}"))?;
-    let mut answer = String::new();
-    match r.read_line(&mut answer) {
-        Ok(0) => Err("connection closed".into()),
-        Ok(_) => Ok(answer.trim_end().to_string()),
-        Err(e) => Err(format!("read: {e}")),
-    }
 }
 
 /// Brings the pair up with A active, opens a connection and exchanges a few lines.

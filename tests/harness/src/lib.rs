@@ -4,6 +4,7 @@
 //! - [`lab`]: a real Pacemaker/Corosync cluster in namespaces (test tier 2).
 //! - [`vm`]: commands inside one VM with Debian's stock kernel via virtme-ng (test tier 3).
 //! - [`cmd`]: running commands with time limits and readable errors.
+//! - [`outcome`]: what one agent run did (exit code, output, exit reason), for assertions.
 //!
 //! Host-tier tests need root and the Debian packages listed in the notes; they fail (never
 //! skip) when something is missing, so CI notices.
@@ -11,8 +12,10 @@
 pub mod cmd;
 pub mod lab;
 pub mod netns;
+pub mod outcome;
 pub mod vm;
 
 pub use cmd::{Cmd, CmdOutput};
 pub use lab::{Lab, LabConfig, NetSpec};
 pub use netns::Netns;
+pub use outcome::Outcome;

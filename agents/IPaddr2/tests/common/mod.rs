@@ -35,34 +35,7 @@ pub fn require_upstream() {
     );
 }
 
-/// What one agent invocation did.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Outcome {
-    /// The last `ocf-exit-reason:` text, if any.
-    pub fn reason(&self) -> Option<String> {
-        self.stderr.lines().rev().find_map(|l| l.strip_prefix("ocf-exit-reason:")).map(str::to_string)
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {} after {:?}", self.code, self.elapsed)?;
-        if !self.stdout.trim().is_empty() {
-            write!(f, "\n--- stdout ---\n{}", self.stdout.trim_end())?;
-        }
-        if !self.stderr.trim().is_empty() {
-            write!(f, "\n--- stderr ---\n{}", self.stderr.trim_end())?;
-        }
-        Ok(())
-    }
-}
+pub use rha_harness::outcome::Outcome;
 
 /// A node: a namespace whose `eth0` is connected (veth) to a peer namespace, so it has carrier,
 /// plus private state directories for both agents.
@@ -207,6 +180,7 @@ pub fn run_in(
     let elapsed = start.elapsed();
     let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     Outcome {
+        action: action.to_string(),
         code: status.code().unwrap_or_else(|| panic!("{agent} {action} killed by a signal: {status:?}")),
         stdout: read(&o),
         stderr: read(&e),

@@ -47,46 +47,7 @@ impl Agent {
     }
 }
 
-/// One agent run.
-#[derive(Debug)]
-pub struct Run {
-    pub action: String,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Run {
-    /// The `ocf-exit-reason:` text, if any.
-    pub fn reason(&self) -> Option<&str> {
-        self.stderr.lines().find_map(|l| l.split_once("ocf-exit-reason:").map(|(_, r)| r.trim()))
-    }
-
-    pub fn reason_or_empty(&self) -> &str {
-        self.reason().unwrap_or("")
-    }
-
-    #[track_caller]
-    pub fn expect(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "{} returned {} (expected {code})\nstderr:\n{}",
-            self.action, self.code, self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn expect_reason(&self, code: i32, contains: &str) -> &Self {
-        self.expect(code);
-        let r = self
-            .reason()
-            .unwrap_or_else(|| panic!("{}: no exit reason\nstderr:\n{}", self.action, self.stderr));
-        assert!(r.contains(contains), "{}: exit reason {r:?} lacks {contains:?}", self.action);
-        self
-    }
-}
+pub use rha_harness::outcome::Outcome;
 
 /// A network + mount namespace for one test.
 pub struct Sandbox {
@@ -151,7 +112,7 @@ impl Sandbox {
         c
     }
 
-    /// Run a shell script inside; returns the output whatever the status.
+    /// Outcome a shell script inside; returns the output whatever the status.
     pub fn sh(&self, script: &str) -> Output {
         self.command("/bin/sh").args(["-c", script]).output().unwrap()
     }
@@ -192,25 +153,25 @@ impl Sandbox {
         c
     }
 
-    /// Run an agent action. `env` may override the defaults (timeout 20 s; monitor recurring
+    /// Outcome an agent action. `env` may override the defaults (timeout 20 s; monitor recurring
     /// at 10 s — set `OCF_RESKEY_CRM_meta_interval=0` for a probe).
-    pub fn agent(&self, agent: Agent, action: &str, params: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+    pub fn agent(
+        &self,
+        agent: Agent,
+        action: &str,
+        params: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Outcome {
         let t = Instant::now();
         let out = self.agent_command(agent, action, params, env).output().unwrap();
-        Run {
-            action: format!("{agent:?} {action}"),
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            elapsed: t.elapsed(),
-        }
+        Outcome::from_output(&format!("{agent:?} {action}"), &out, t.elapsed())
     }
 
-    pub fn ours(&self, action: &str, params: &[(&str, &str)]) -> Run {
+    pub fn ours(&self, action: &str, params: &[(&str, &str)]) -> Outcome {
         self.agent(Agent::Ours, action, params, &[])
     }
 
-    pub fn probe(&self, agent: Agent, params: &[(&str, &str)]) -> Run {
+    pub fn probe(&self, agent: Agent, params: &[(&str, &str)]) -> Outcome {
         self.agent(agent, "monitor", params, &[("OCF_RESKEY_CRM_meta_interval", "0")])
     }
 

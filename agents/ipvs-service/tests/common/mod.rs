@@ -8,46 +8,14 @@ pub mod vmnet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Our agent, as cargo built it for this test.
 pub fn agent_path() -> &'static str {
     env!("CARGO_BIN_EXE_ipvs-service")
 }
 
-/// What one agent invocation did.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Outcome {
-    /// The last `ocf-exit-reason:` text, if any.
-    pub fn reason(&self) -> Option<String> {
-        self.stderr.lines().rev().find_map(|l| l.strip_prefix("ocf-exit-reason:")).map(str::to_string)
-    }
-
-    /// The reason, or "" (for asserts).
-    pub fn why(&self) -> String {
-        self.reason().unwrap_or_default()
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {} after {:?}", self.code, self.elapsed)?;
-        if !self.stdout.trim().is_empty() {
-            write!(f, "\n--- stdout ---\n{}", self.stdout.trim_end())?;
-        }
-        if !self.stderr.trim().is_empty() {
-            write!(f, "\n--- stderr ---\n{}", self.stderr.trim_end())?;
-        }
-        Ok(())
-    }
-}
+pub use rha_harness::outcome::Outcome;
 
 /// One resource instance: its parameters, its state directory, and where it runs.
 #[derive(Clone, Debug)]
@@ -146,12 +114,7 @@ impl Instance {
     pub fn run_with(&self, action: &str, extra: &[(&str, &str)]) -> Outcome {
         let t = Instant::now();
         let o = self.command(action, extra).output().expect("run the agent");
-        Outcome {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-            elapsed: t.elapsed(),
-        }
+        Outcome::from_output(action, &o, t.elapsed())
     }
 
     pub fn run(&self, action: &str) -> Outcome {

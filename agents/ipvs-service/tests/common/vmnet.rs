@@ -248,3 +248,22 @@ pub fn check_ratio(counts: &BTreeMap<String, usize>, want: &[(&str, u32)], toler
     assert_eq!(counts.len(), want.len(), "unexpected answers: {counts:?}");
     lines.join("; ")
 }
+
+/// Sends `line` through a long-lived connection to a [`Server`] and reads its one-line answer
+/// within `limit`.
+pub fn say(
+    s: &mut std::net::TcpStream,
+    r: &mut std::io::BufReader<std::net::TcpStream>,
+    line: &str,
+    limit: Duration,
+) -> Result<String, String> {
+    use std::io::{BufRead, Write};
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).map_err(|e| format!("write: {e}"))?;
+    let mut answer = String::new();
+    match r.read_line(&mut answer) {
+        Ok(0) => Err("connection closed".into()),
+        Ok(_) => Ok(answer.trim_end().to_string()),
+        Err(e) => Err(format!("read: {e}")),
+    }
+}
