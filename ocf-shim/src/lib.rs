@@ -15,12 +15,14 @@
 //! - [`log`]: `ERROR:`/`WARNING:`/`INFO:`/`DEBUG:` lines, HA_LOGFILE, syslog.
 //! - [`deadline`]: bounded waiting against the operation's timeout.
 //! - [`state`]: per-instance state files under /run.
+//! - [`lock`]: a node-wide lock between agent processes, bounded by the deadline.
 //! - [`process`]: pid files, liveness, detached daemons, absolute binary lookup.
 
 pub mod context;
 pub mod deadline;
 pub mod dispatch;
 pub mod exit;
+pub mod lock;
 pub mod log;
 pub mod metadata;
 pub mod params;

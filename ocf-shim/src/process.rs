@@ -4,9 +4,10 @@
 //! system directories, never through the caller's `PATH`; children get a sane `PATH` too.
 
 use std::io;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -116,6 +117,37 @@ pub fn wait_gone(pid: i32, deadline: &Deadline) -> bool {
     deadline.wait_for(Duration::from_millis(20), || !pid_alive(pid))
 }
 
+/// Run a short-lived tool to completion within `deadline`, with `input` on its standard input.
+/// Its output is read after it exits, so it must be small (a pipe's 64 KiB). `Ok(None)` when
+/// it overran the deadline and was killed.
+pub fn run_bounded(mut cmd: Command, input: &[u8], deadline: &Deadline) -> io::Result<Option<Output>> {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A tool that exits without reading everything closes the pipe: its status tells.
+        let _ = stdin.write_all(input);
+    }
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if deadline.expired() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout)?;
+    }
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_end(&mut stderr)?;
+    }
+    Ok(Some(Output { status, stdout, stderr }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +158,22 @@ mod tests {
         assert!(find_binary("/bin/sh").is_some());
         assert!(find_binary("/nonexistent/x").is_none());
         assert!(find_binary("surely-no-such-binary-rha").is_none());
+    }
+
+    #[test]
+    fn bounded_runs() {
+        let far = Deadline::after(Duration::from_secs(10));
+        let mut sh = command("/bin/sh");
+        sh.args(["-c", "cat; echo err >&2; exit 3"]);
+        let out = run_bounded(sh, b"in", &far).unwrap().unwrap();
+        assert_eq!(
+            (out.status.code(), &out.stdout[..], &out.stderr[..]),
+            (Some(3), &b"in"[..], &b"err\n"[..])
+        );
+        let near = Deadline::after(Duration::from_millis(100));
+        let mut sleep = command("/bin/sleep");
+        sleep.arg("5");
+        assert!(run_bounded(sleep, b"", &near).unwrap().is_none());
     }
 
     #[test]
