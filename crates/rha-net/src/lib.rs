@@ -14,6 +14,8 @@
 //! - [`arp`]: gratuitous ARP (request and reply forms) and ARP probes for duplicate address
 //!   detection, from an `AF_PACKET` socket.
 //! - [`ndisc`]: unsolicited IPv6 Neighbour Advertisements from a raw ICMPv6 socket.
+//! - [`nftables`]: reading a table's rules (handles, comments) over nfnetlink.
+//! - [`multicast`]: joining and leaving link-layer multicast groups (`ip maddr`).
 //!
 //! Everything acts in the calling thread's network namespace; [`netns::enter`] switches it.
 
@@ -21,9 +23,11 @@ pub mod address;
 pub mod addrlabel;
 pub mod arp;
 pub mod link;
+pub mod multicast;
 pub mod ndisc;
 pub mod netlink;
 pub mod netns;
+pub mod nftables;
 pub mod route;
 
 mod sys;
