@@ -13,6 +13,7 @@
 //! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
 
 pub mod announce;
+pub mod cluster_ip;
 pub mod findif;
 pub mod lvs;
 pub mod monitor;
@@ -78,6 +79,9 @@ impl Agent for IpAddr2 {
     fn validate(cfg: &Config, _ctx: &Context) -> OcfResult<()> {
         for w in &cfg.warnings {
             ocf_shim::warn!("{w}");
+        }
+        if cfg.cluster_ip.is_some() {
+            cluster_ip::nft_binary()?;
         }
         let mut nl = open_netlink()?;
         findif::resolve(&mut nl, cfg).map(|_| ())

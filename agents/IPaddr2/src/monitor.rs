@@ -11,7 +11,7 @@ use rha_net::link::{self, Link};
 
 use crate::findif::{self, Scope};
 use crate::params::Config;
-use crate::{announce, net_err};
+use crate::{announce, cluster_ip, net_err};
 
 /// What is configured for the address.
 #[derive(Clone, Debug)]
@@ -93,6 +93,9 @@ pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
     let st = state(&mut nl, cfg, ctx)?;
     if let Some(e) = problem(cfg, &st) {
         return Err(e);
+    }
+    if let Some(spec) = &cfg.cluster_ip {
+        return cluster_ip::monitor(cfg, spec, ctx, st);
     }
     match st {
         State::Absent => Ok(Status::NotRunning),

@@ -14,6 +14,8 @@ use rha_net::address::{Family, Lifetime};
 use rha_net::arp::GarpForm;
 use rha_net::link::IFNAME_MAX;
 
+use crate::cluster_ip::ClusterIpSpec;
+
 static PARAMETERS: &[Parameter] = &[
     Parameter::string("ip")
         .short("IPv4 or IPv6 address")
@@ -69,32 +71,39 @@ static PARAMETERS: &[Parameter] = &[
         .long("The label used with lvs_ipv6_addrlabel: a value not otherwise used in 'ip addrlabel list'.")
         .default("99"),
     Parameter::string("mac").short("Cluster IP MAC address").long(
-        "Cluster IP (clone) mode only: the multicast MAC address. Accepted; clone mode is not supported yet.",
+        "Cluster-IP clone mode: the multicast MAC address clients send to (first octet odd). \
+         Default: derived from md5 of 'ip netmask broadcast' as ocf:heartbeat:IPaddr2 does. \
+         Routers need a static ARP entry for the address with this MAC.",
     ),
     Parameter::string("clusterip_hash")
         .short("Cluster IP hashing function")
-        .long("Cluster IP (clone) mode only (ipt_CLUSTERIP). Accepted; clone mode is not supported yet.")
+        .long(
+            "Accepted for compatibility with ipt_CLUSTERIP configurations. Cluster IP hashes the \
+             source address only, so one client always reaches the same node.",
+        )
         .default("sourceip-sourceport"),
     Parameter::string("clusterip_firewall")
         .short("Cluster IP firewall backend")
         .long(
-            "Cluster IP (clone) mode only: auto, nft or iptables. Accepted; clone mode is not supported yet.",
+            "Cluster-IP clone mode: auto, nft or iptables. Every value programs nftables (package \
+             nftables), table 'ip IPaddr2_<address>'.",
         )
         .default("auto"),
-    Parameter::string("clusterip_hash_seed")
-        .short("Cluster IP hash seed")
-        .long("Cluster IP (clone) mode only. Accepted; clone mode is not supported yet."),
+    Parameter::string("clusterip_hash_seed").short("Cluster IP hash seed").long(
+        "Cluster-IP clone mode: the seed of the source-address hash, decimal or 0x hex. Default: \
+         the first 8 hex digits of md5 of 'ip netmask broadcast'; equal on every node.",
+    ),
     Parameter::string("clusterip_table")
         .short("Cluster IP iptables table")
-        .long("Cluster IP (clone) mode only. Accepted; clone mode is not supported yet.")
+        .long("Accepted for compatibility; not used (cluster IP is programmed with nftables).")
         .default("mangle"),
     Parameter::string("clusterip_chain")
         .short("Cluster IP iptables chain")
-        .long("Cluster IP (clone) mode only. Accepted; clone mode is not supported yet.")
+        .long("Accepted for compatibility; not used (cluster IP is programmed with nftables).")
         .default("PREROUTING"),
     Parameter::boolean("clusterip_mac_mangle")
         .short("Cluster IP ARP MAC rewriting")
-        .long("Cluster IP (clone) mode only. Accepted; clone mode is not supported yet.")
+        .long("Rewriting ARP replies to the cluster MAC is not supported yet: true is refused.")
         .default("false"),
     Parameter::boolean("unique_clone_address")
         .short("Create a unique address for cloned instances")
@@ -205,8 +214,11 @@ pub static INFO: AgentInfo = AgentInfo {
                neighbours (gratuitous ARP, unsolicited Neighbour Advertisements) and removes it \
                again. A drop-in replacement for ocf:heartbeat:IPaddr2 with the same parameters, \
                working through rtnetlink and raw sockets without running any program. \
-               Cluster-IP clone mode is not supported yet: a clone with clone-max greater than 1 \
-               needs unique_clone_address.",
+               As a globally-unique clone with clone-max greater than 1 it runs in cluster-IP mode \
+               (IPv4): every node holds the address, clients send to a multicast MAC, and an \
+               nftables hash of the source address makes each instance (one hash bucket) accept \
+               its share; use clone-node-max of 2 or more so buckets can move. Or set \
+               unique_clone_address to give each instance its own address.",
     parameters: PARAMETERS,
     actions: ACTIONS,
 };
@@ -254,6 +266,8 @@ pub struct Config {
     pub check_link_status: bool,
     /// Route protocol filter for detection.
     pub proto: Option<u8>,
+    /// Cluster-IP clone mode: this instance's bucket and the hash.
+    pub cluster_ip: Option<ClusterIpSpec>,
     /// Warnings to log when the configuration is used for start or validate-all.
     pub warnings: Vec<String>,
 }
@@ -366,16 +380,15 @@ impl Config {
                 )));
             }
             ip = IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], last as u8));
-        } else if let Some(c) = clone
-            && c.clone_max > 1
-        {
-            return Err(configured(format!(
-                "cluster-IP clone mode (clone-max={}) is not supported by ocf:rha:IPaddr2 yet; \
-                 use a primitive, or a globally-unique clone with unique_clone_address=true",
-                c.clone_max
-            )));
         }
         let family = Family::of(&ip);
+        // Any other multi-instance clone is cluster-IP mode.
+        let cluster_ip = match clone {
+            Some(c) if c.clone_max > 1 && !unique_clone_address => {
+                Some(ClusterIpSpec::from_params(p, &c, family, &mut warnings)?)
+            }
+            _ => None,
+        };
 
         // nic, with the deprecated nic:label form.
         let mut label = p.str("iflabel")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
@@ -545,6 +558,7 @@ impl Config {
             network_namespace,
             check_link_status: p.bool("check_link_status")?,
             proto,
+            cluster_ip,
             warnings,
         })
     }

@@ -15,7 +15,7 @@ use rha_net::{Netlink, addrlabel};
 use crate::findif::{self, Placement};
 use crate::monitor::{self, State};
 use crate::params::Config;
-use crate::{announce, lvs, net_err};
+use crate::{announce, cluster_ip, lvs, net_err};
 
 /// How often DAD progress is polled.
 const DAD_POLL: Duration = Duration::from_millis(20);
@@ -45,6 +45,10 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
             place.link.down_reason(),
             cfg.ip
         )));
+    }
+
+    if let Some(spec) = &cfg.cluster_ip {
+        return cluster_ip::start(cfg, spec, ctx, &mut nl, &place);
     }
 
     match monitor::state(&mut nl, cfg, ctx)? {
@@ -111,7 +115,8 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     Ok(())
 }
 
-fn add_address(nl: &mut Netlink, cfg: &Config, place: &Placement) -> OcfResult<()> {
+/// Adds the address where findif placed it (an address someone added meanwhile is fine).
+pub(crate) fn add_address(nl: &mut Netlink, cfg: &Config, place: &Placement) -> OcfResult<()> {
     let mut new = NewAddress::new(place.link.index, cfg.ip, place.prefix_len);
     new.label = place.label.clone();
     new.broadcast = place.broadcast;

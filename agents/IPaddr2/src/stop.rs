@@ -10,7 +10,7 @@ use ocf_shim::{Context, OcfError, OcfResult};
 use rha_net::{address, addrlabel, route};
 
 use crate::params::Config;
-use crate::{announce, findif, lvs, monitor};
+use crate::{announce, cluster_ip, findif, lvs, monitor};
 
 /// The stop action.
 pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
@@ -18,6 +18,14 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     if let Err(e) = announce::stop_background(&announce::pidfile(ctx)) {
         ocf_shim::warn!("{}", e.reason);
     }
+    if let Some(spec) = &cfg.cluster_ip {
+        return cluster_ip::stop(cfg, spec, ctx);
+    }
+    take_down(cfg, ctx)
+}
+
+/// Removes the address and its side effects, wherever this resource put it.
+pub(crate) fn take_down(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     let mut nl = crate::open_netlink()?;
     // Where it may be: the given interface, or the routes' interfaces and the one start
     // recorded (found even when the link is down and its routes are gone; upstream gives up

@@ -233,14 +233,16 @@ fn network_namespace_is_entered_by_the_agent() {
 }
 
 #[test]
-fn cluster_ip_clones_are_refused_with_a_reason() {
+fn anonymous_multi_instance_clones_are_refused_with_a_reason() {
+    // Cluster-IP mode (tests/host_cluster_ip.rs) needs a globally-unique clone: each instance
+    // is one hash bucket.
     let n = node("pclone");
     let p = [("ip", "198.51.100.28"), ("cidr_netmask", "24")];
     let clone = [("OCF_RESKEY_CRM_meta_clone_max", "2"), ("OCF_RESKEY_CRM_meta_clone", "0")];
     for action in ["validate-all", "start"] {
         let o = n.run(ours(), action, &p, &clone);
         assert_eq!(o.code, 6, "{action}: {o}");
-        assert!(o.reason().unwrap().contains("clone"), "{o}");
+        assert!(o.why().contains("globally-unique=true"), "{o}");
     }
     let probe: Vec<(&str, &str)> = clone.iter().chain(PROBE).copied().collect();
     assert_eq!(n.run(ours(), "monitor", &p, &probe).code, 7);

@@ -284,6 +284,76 @@ fn ipaddr2_hostile_values() {
     .finish();
 }
 
+// IPaddr2 in cluster-IP mode: buckets of one globally-unique clone on this node, sharing an
+// nftables table, a multicast group and the address.
+
+mod cluster_ip {
+    use super::*;
+
+    pub const MAC: &str = "03:00:00:00:00:0b";
+
+    /// Instance `k` (bucket `k+1`) of a 2-instance clone with clone-node-max 2.
+    pub fn bucket(sb: &Sandbox, k: u32) -> AgentUnderTest {
+        ipaddr2::v4(sb)
+            .instance(&format!("cip:{k}"))
+            .param("nic", "eth0")
+            .param("mac", MAC)
+            .env("OCF_RESKEY_CRM_meta_clone", k.to_string())
+            .env("OCF_RESKEY_CRM_meta_clone_max", "2")
+            .env("OCF_RESKEY_CRM_meta_clone_node_max", "2")
+            .env("OCF_RESKEY_CRM_meta_globally_unique", "true")
+    }
+
+    /// IPaddr2's invariants, and no nftables table or multicast group left.
+    pub fn invariants(sb: &Sandbox) -> Invariants {
+        let ns = sb.ns().name().to_string();
+        let ns2 = ns.clone();
+        ipaddr2::invariants(sb)
+            .add("no nftables table", move || {
+                let out = rha_harness::Cmd::new("ip")
+                    .args(["netns", "exec", &ns, "nft", "list", "tables"])
+                    .run_ok()
+                    .map_err(|e| format!("{e:#}"))?;
+                if out.stdout.contains("IPaddr2_") {
+                    Err(format!("left: {}", out.stdout.trim()))
+                } else {
+                    Ok(())
+                }
+            })
+            .add("no multicast MAC joined", move || {
+                let out = rha_harness::Cmd::new("ip")
+                    .args(["-n", &ns2, "maddr", "show", "dev", "eth0"])
+                    .run_ok()
+                    .map_err(|e| format!("{e:#}"))?;
+                if out.stdout.contains(MAC) { Err(format!("left: {}", out.stdout.trim())) } else { Ok(()) }
+            })
+    }
+}
+
+#[test]
+fn ipaddr2_cluster_ip() {
+    require_tools(&[("nft", "nftables")]).unwrap();
+    let r = Results::new();
+    let mut rng = Rng::from_env_or_clock("IPaddr2 cluster IP");
+    let sb = ipaddr2::sandbox("ipacip");
+    let inv = cluster_ip::invariants(&sb);
+    let (b1, b2) = (cluster_ip::bucket(&sb, 0), cluster_ip::bucket(&sb, 1));
+    let id = |_: &AgentUnderTest| ipaddr2::addr_line(&sb, "198.51.100.10");
+    r.record("IPaddr2 cluster IP lifecycle", matrix::lifecycle(&b1, &inv, Some(&id)));
+    r.record("IPaddr2 cluster IP two buckets on one node", matrix::two_instances(&b1, &b2, &inv, Some(&id)));
+    r.record(
+        "IPaddr2 cluster IP monitor racing stop",
+        matrix::monitor_races_stop(&b1, &inv, 10, 2, &mut rng),
+    );
+    let plan = KillPlan { runs: 20, budget: Duration::from_secs(60), min_runs: 8, span: None };
+    r.record(
+        "IPaddr2 cluster IP SIGKILL during start",
+        matrix::sigkill_during_start(&b1, &inv, &plan, &mut rng),
+    );
+    r.record("IPaddr2 cluster IP deadlines (1000 ms)", matrix::deadlines(&b2, &inv, 1000));
+    r.finish();
+}
+
 // ---------------------------------------------------------------------------------------------
 // apache: Debian's apache2 with its stock configuration, in a sandbox with a private /run and
 // /var/log/apache2 (the agent's own tests isolate instances the same way).

@@ -1,0 +1,585 @@
+//! Cluster-IP (clone) mode: every node holds the address, clients send to a multicast MAC so
+//! every node receives every packet, and an nftables hash over the source address lets each
+//! node accept only the packets of its buckets. Clone instance `k` (0-based) is bucket `k+1`
+//! of `clone-max`; with `clone-node-max` >= 2 a node can take over a failed node's bucket.
+//!
+//! The table, one per address (`ip IPaddr2_<address>`), holds one rule per bucket on this node
+//! and a final drop for the rest:
+//!
+//! ```text
+//! iif "eth0" ip daddr VIP jhash ip saddr mod N seed S offset 1 == k meta pkttype set host counter accept comment "cip-node-k"
+//! iif "eth0" ip daddr VIP counter drop comment "cip-drop"
+//! ```
+//!
+//! Changes go through `nft -f` (one kernel transaction each); monitor reads the table over
+//! nfnetlink. The instances of one address on one node share the table, the multicast group
+//! and the address, so start and stop hold a node-wide lock; the last bucket to leave removes
+//! all three.
+
+use std::ffi::OsStr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use md5::{Digest, Md5};
+use ocf_shim::lock::NodeLock;
+use ocf_shim::params::quote;
+use ocf_shim::state::{StateDir, remove_if_exists};
+use ocf_shim::{CloneInfo, Context, OcfError, OcfResult, Params, Status};
+use rha_net::Netlink;
+use rha_net::address::Family;
+use rha_net::link::{self, format_mac};
+use rha_net::multicast;
+use rha_net::nftables::{self, NfFamily, Rule};
+
+use crate::findif::Placement;
+use crate::monitor::{self, State};
+use crate::params::{Config, INFO};
+use crate::{net_err, start, stop};
+
+const CHAIN: &str = "prerouting";
+const DROP_COMMENT: &str = "cip-drop";
+
+/// The cluster-IP part of the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterIpSpec {
+    /// `clone-max`: the number of buckets.
+    pub total: u32,
+    /// This instance's bucket, 1-based (`clone` + 1).
+    pub bucket: u32,
+    /// `mac`, if given (else derived at start).
+    pub mac: Option<[u8; 6]>,
+    /// `clusterip_hash_seed`, if given (else derived at start).
+    pub seed: Option<u32>,
+}
+
+impl ClusterIpSpec {
+    /// The cluster-IP parameters of a clone with more than one instance.
+    pub fn from_params(
+        p: &Params,
+        clone: &CloneInfo,
+        family: Family,
+        warnings: &mut Vec<String>,
+    ) -> OcfResult<ClusterIpSpec> {
+        let configured = |m: String| OcfError::configured(m);
+        if family != Family::V4 {
+            return Err(configured(
+                "cluster-IP clone mode supports IPv4 addresses only in ocf:rha:IPaddr2 \
+                 (use one IPv6 address per primitive, or unique_clone_address with IPv4)"
+                    .into(),
+            ));
+        }
+        if !clone.globally_unique {
+            return Err(configured(format!(
+                "cluster-IP clone mode needs meta globally-unique=true: each of the clone-max={} \
+                 instances is one hash bucket",
+                clone.clone_max
+            )));
+        }
+        if clone.instance >= clone.clone_max {
+            return Err(configured(format!(
+                "clone instance {} is not below clone-max={}",
+                clone.instance, clone.clone_max
+            )));
+        }
+        match p.str("clusterip_firewall")?.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("auto" | "nft") => {}
+            Some("iptables") => warnings.push(
+                "clusterip_firewall=iptables: ocf:rha:IPaddr2 programs cluster IP with nftables \
+                 (the same kernel packet path); clusterip_table and clusterip_chain are not used"
+                    .into(),
+            ),
+            Some(other) => {
+                return Err(configured(format!(
+                    "parameter clusterip_firewall: {} is not auto, nft or iptables",
+                    quote(OsStr::new(other))
+                )));
+            }
+        }
+        if p.bool("clusterip_mac_mangle")? {
+            return Err(configured(
+                "clusterip_mac_mangle is not supported by ocf:rha:IPaddr2 yet: give the routers a \
+                 static ARP entry for the address with the cluster MAC"
+                    .into(),
+            ));
+        }
+        if let Some(h) =
+            p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
+        {
+            warnings.push(format!(
+                "clusterip_hash={h}: cluster IP hashes the source address only (as ocf:heartbeat:IPaddr2 \
+                 with nftables does), so one client always reaches the same node"
+            ));
+        }
+        let mac = match p.str("mac")?.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(m) => {
+                let mac = parse_mac(m).ok_or_else(|| {
+                    configured(format!("parameter mac: {} is not a MAC address", quote(OsStr::new(m))))
+                })?;
+                if mac[0] & 1 == 0 || mac == [0xff; 6] {
+                    return Err(configured(format!(
+                        "parameter mac: {m} is not a multicast MAC address (the first octet must be odd)"
+                    )));
+                }
+                Some(mac)
+            }
+        };
+        let seed = match p.str("clusterip_hash_seed")?.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(parse_seed(s).ok_or_else(|| {
+                configured(format!(
+                    "parameter clusterip_hash_seed: {} is not a 32-bit number (decimal or 0x hex)",
+                    quote(OsStr::new(s))
+                ))
+            })?),
+        };
+        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed })
+    }
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (m, p) in mac.iter_mut().zip(parts) {
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *m = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+fn parse_seed(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// md5 of what ocf:heartbeat:IPaddr2 hashes: `echo $ip $NETMASK $BRDCAST` (an empty broadcast
+/// disappears with its separator), so a mixed or migrated cluster derives the same values.
+fn digest(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 16] {
+    let line = match broadcast {
+        Some(b) => format!("{ip} {prefix} {b}\n"),
+        None => format!("{ip} {prefix}\n"),
+    };
+    Md5::digest(line.as_bytes()).into()
+}
+
+/// The default cluster MAC: the digest's first six octets with the first made odd (multicast).
+pub fn derived_mac(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 6] {
+    let d = digest(ip, prefix, broadcast);
+    let mut mac = [d[0], d[1], d[2], d[3], d[4], d[5]];
+    // upstream turns an even second hex digit into 1: the same as setting the low bit when
+    // that digit is even, and a digit that is odd already stays.
+    if mac[0] & 1 == 0 {
+        mac[0] = (mac[0] & 0xf0) | 1;
+    }
+    mac
+}
+
+/// The default hash seed: the digest's first four octets (its first eight hex digits).
+pub fn derived_seed(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> u32 {
+    let d = digest(ip, prefix, broadcast);
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// The nftables table of an address: `IPaddr2_198_51_100_10`.
+pub fn table_name(ip: IpAddr) -> String {
+    format!("IPaddr2_{}", ip.to_string().replace(['.', ':'], "_"))
+}
+
+fn bucket_comment(bucket: u32) -> String {
+    format!("cip-node-{bucket}")
+}
+
+/// The buckets a table holds (from the rules' comments).
+fn buckets(rules: &[Rule]) -> Vec<u32> {
+    let mut b: Vec<u32> =
+        rules.iter().filter_map(|r| r.comment.as_deref()?.strip_prefix("cip-node-")?.parse().ok()).collect();
+    b.sort_unstable();
+    b.dedup();
+    b
+}
+
+fn has_comment(rules: &[Rule], comment: &str) -> bool {
+    rules.iter().any(|r| r.chain == CHAIN && r.comment.as_deref() == Some(comment))
+}
+
+/// The address's table as the kernel holds it, `None` without one.
+fn read_table(ip: IpAddr) -> OcfResult<Option<Vec<Rule>>> {
+    nftables::table_rules(NfFamily::Ip, &table_name(ip)).map_err(net_err)
+}
+
+/// What this instance programmed, for stop and monitor: the interface and the cluster MAC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Record {
+    nic: String,
+    mac: [u8; 6],
+}
+
+fn record_file(ctx: &Context) -> PathBuf {
+    StateDir::for_agent(INFO.name).instance_file(ctx, ".cip")
+}
+
+fn read_record(ctx: &Context) -> Option<Record> {
+    let text = std::fs::read_to_string(record_file(ctx)).ok()?;
+    let mut f = text.split_whitespace();
+    Some(Record { nic: f.next()?.to_string(), mac: parse_mac(f.next()?)? })
+}
+
+fn write_record(ctx: &Context, r: &Record) -> OcfResult<()> {
+    let file = record_file(ctx);
+    StateDir::for_agent(INFO.name)
+        .write(&file, format!("{} {}\n", r.nic, format_mac(&r.mac)).as_bytes())
+        .map_err(|e| OcfError::generic(format!("cannot record the cluster IP in {}: {e}", file.display())))
+}
+
+fn forget_record(ctx: &Context) -> OcfResult<()> {
+    let file = record_file(ctx);
+    remove_if_exists(&file).map_err(|e| OcfError::generic(format!("removing {}: {e}", file.display())))
+}
+
+/// The node-wide lock of one address's cluster IP.
+fn lock(cfg: &Config, ctx: &Context) -> OcfResult<NodeLock> {
+    let path = StateDir::for_agent(INFO.name).file(&format!("{}.cip.lock", table_name(cfg.ip)));
+    NodeLock::acquire(&path, &ctx.deadline)
+}
+
+/// The `nft` program (package nftables): 5 when this node lacks it.
+pub fn nft_binary() -> OcfResult<PathBuf> {
+    ocf_shim::process::find_binary("nft").ok_or_else(|| {
+        OcfError::installed("nft not found: cluster-IP clone mode needs the nftables package on every node")
+    })
+}
+
+/// Applies an nft script as one transaction.
+fn nft_apply(script: &str, ctx: &Context) -> OcfResult<()> {
+    let nft = nft_binary()?;
+    ocf_shim::debug!("nft -f - <<EOF\n{script}EOF");
+    let mut cmd = ocf_shim::process::command(&nft);
+    cmd.args(["-f", "-"]);
+    match ocf_shim::process::run_bounded(cmd, script.as_bytes(), &ctx.deadline) {
+        Err(e) => Err(OcfError::generic(format!("cannot run {}: {e}", nft.display()))),
+        Ok(None) => Err(OcfError::generic("nft did not finish within the operation's timeout")),
+        Ok(Some(o)) if o.status.success() => Ok(()),
+        Ok(Some(o)) => Err(OcfError::generic(format!(
+            "nft refused the cluster-IP rules: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))),
+    }
+}
+
+/// What one instance's rules need: the address, where it arrives, and the hash.
+struct Hash<'a> {
+    ip: IpAddr,
+    nic: &'a str,
+    total: u32,
+    seed: u32,
+}
+
+impl Hash<'_> {
+    fn bucket_rule(&self, bucket: u32) -> String {
+        format!(
+            "iif \"{}\" ip daddr {} jhash ip saddr mod {} seed {:#010x} offset 1 == {bucket} \
+             meta pkttype set host counter accept comment \"{}\"",
+            self.nic,
+            self.ip,
+            self.total,
+            self.seed,
+            bucket_comment(bucket)
+        )
+    }
+
+    /// The whole table, replacing whatever is there (`add` then `delete` makes the delete
+    /// succeed when there was none), with these buckets.
+    fn table_script(&self, buckets: &[u32]) -> String {
+        let t = table_name(self.ip);
+        let mut s = format!(
+            "add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n  chain {CHAIN} {{\n    \
+             type filter hook prerouting priority mangle; policy accept;\n"
+        );
+        for &b in buckets {
+            s.push_str(&format!("    {}\n", self.bucket_rule(b)));
+        }
+        s.push_str(&format!(
+            "    iif \"{}\" ip daddr {} counter drop comment \"{DROP_COMMENT}\"\n  }}\n}}\n",
+            self.nic, self.ip
+        ));
+        s
+    }
+}
+
+/// An interface name nft can take between double quotes.
+fn check_nic_name(name: &str) -> OcfResult<()> {
+    if name.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+        return Err(OcfError::configured(format!(
+            "interface {} cannot be named in an nftables rule",
+            quote(OsStr::new(name))
+        )));
+    }
+    Ok(())
+}
+
+/// Start: program this instance's bucket (and the table, if it is the node's first), join the
+/// multicast MAC, add the address if no other bucket did.
+pub fn start(
+    cfg: &Config,
+    spec: &ClusterIpSpec,
+    ctx: &Context,
+    nl: &mut Netlink,
+    place: &Placement,
+) -> OcfResult<()> {
+    nft_binary()?;
+    check_nic_name(&place.link.name)?;
+    let _lock = lock(cfg, ctx)?;
+    let IpAddr::V4(v4) = cfg.ip else { unreachable!("cluster IP is IPv4 only (checked in configure)") };
+    let mac = spec.mac.unwrap_or_else(|| derived_mac(v4, place.prefix_len, place.broadcast));
+    let hash = Hash {
+        ip: cfg.ip,
+        nic: &place.link.name,
+        total: spec.total,
+        seed: spec.seed.unwrap_or_else(|| derived_seed(v4, place.prefix_len, place.broadcast)),
+    };
+
+    let st = monitor::state(nl, cfg, ctx)?;
+    if let Some(e) = monitor::problem(cfg, &st) {
+        return Err(e);
+    }
+    // Recorded before anything changes: a stop after a killed start finds all of it.
+    write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
+    let table = read_table(cfg.ip)?;
+    let script = match &table {
+        Some(rules)
+            if has_comment(rules, DROP_COMMENT) && has_comment(rules, &bucket_comment(spec.bucket)) =>
+        {
+            None
+        }
+        Some(rules) if has_comment(rules, DROP_COMMENT) => {
+            Some(format!("insert rule ip {} {CHAIN} {}\n", table_name(cfg.ip), hash.bucket_rule(spec.bucket)))
+        }
+        // No table, or one without its drop rule (damaged): write it whole, keeping the
+        // buckets other instances hold here.
+        other => {
+            let mut b = other.as_deref().map(buckets).unwrap_or_default();
+            b.retain(|&k| k <= spec.total);
+            b.push(spec.bucket);
+            b.sort_unstable();
+            b.dedup();
+            Some(hash.table_script(&b))
+        }
+    };
+    if let Some(s) = script {
+        ocf_shim::info!(
+            "programming bucket {} of {} for {} on {}",
+            spec.bucket,
+            spec.total,
+            cfg.ip,
+            place.link.name
+        );
+        nft_apply(&s, ctx)?;
+    }
+    multicast::join(&place.link.name, mac).map_err(|e| {
+        OcfError::generic(format!(
+            "cannot join {} to the multicast MAC {}: {e}",
+            place.link.name,
+            format_mac(&mac)
+        ))
+    })?;
+    if matches!(st, State::Absent) {
+        start::add_address(nl, cfg, place)?;
+    }
+    if !place.link.is_admin_up() {
+        ocf_shim::info!("bringing {} up", place.link.name);
+        link::set_up(nl, place.link.index).map_err(net_err)?;
+    }
+    let st = monitor::state(nl, cfg, ctx)?;
+    match monitor_state(cfg, spec, ctx, st)? {
+        Status::Running => {
+            ocf_shim::info!(
+                "{} serves bucket {} of {} on {}: neighbours must send to the cluster MAC {} \
+                 (no gratuitous ARP in cluster-IP mode)",
+                cfg.ip,
+                spec.bucket,
+                spec.total,
+                place.link.name,
+                format_mac(&mac)
+            );
+            Ok(())
+        }
+        Status::NotRunning => {
+            Err(OcfError::generic(format!("bucket {} of {} is not up after start", spec.bucket, cfg.ip)))
+        }
+    }
+}
+
+/// Stop: remove this instance's bucket; the last bucket on the node takes the table, the
+/// multicast group and the address with it.
+pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> {
+    let _lock = lock(cfg, ctx)?;
+    let table = read_table(cfg.ip)?;
+    let mine = bucket_comment(spec.bucket);
+    let others: Vec<u32> =
+        table.as_deref().map(buckets).unwrap_or_default().into_iter().filter(|&b| b != spec.bucket).collect();
+    if !others.is_empty() {
+        if let Some(r) = table.iter().flatten().find(|r| r.comment.as_deref() == Some(mine.as_str())) {
+            ocf_shim::info!(
+                "removing bucket {} of {} (buckets {others:?} stay on this node)",
+                spec.bucket,
+                cfg.ip
+            );
+            nft_apply(
+                &format!("delete rule ip {} {} handle {}\n", table_name(cfg.ip), r.chain, r.handle),
+                ctx,
+            )?;
+        }
+        return forget_record(ctx);
+    }
+    if table.is_some() {
+        ocf_shim::info!("removing the cluster-IP table {} (last bucket on this node)", table_name(cfg.ip));
+        nft_apply(&format!("delete table ip {}\n", table_name(cfg.ip)), ctx)?;
+    }
+    if let Some(r) = read_record(ctx) {
+        multicast::leave(&r.nic, r.mac).map_err(|e| {
+            OcfError::generic(format!(
+                "cannot leave the multicast MAC {} on {}: {e}",
+                format_mac(&r.mac),
+                r.nic
+            ))
+        })?;
+    }
+    stop::take_down(cfg, ctx)?;
+    forget_record(ctx)
+}
+
+/// Monitor: running when this instance's bucket is programmed, the drop rule is there, the
+/// address is up and the interface listens to the cluster MAC.
+///
+/// Unlike upstream (which returns 1 for every partial state), a missing bucket is "not
+/// running" for an instance that was never started here, so probing bucket 2 on a node that
+/// serves only bucket 1 is 7, not a failure; for an instance that was started, it is a failure.
+pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> OcfResult<Status> {
+    monitor_state(cfg, spec, ctx, st)
+}
+
+fn monitor_state(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> OcfResult<Status> {
+    let table = read_table(cfg.ip)?;
+    let rules = table.as_deref().unwrap_or_default();
+    let record = read_record(ctx);
+    let t = table_name(cfg.ip);
+    if !has_comment(rules, &bucket_comment(spec.bucket)) {
+        return match record {
+            None => Ok(Status::NotRunning),
+            Some(_) if table.is_none() => {
+                Err(OcfError::generic(format!("the cluster-IP table ip {t} of {} is gone", cfg.ip)))
+            }
+            Some(_) => Err(OcfError::generic(format!(
+                "bucket {} is missing from the cluster-IP table ip {t}",
+                spec.bucket
+            ))),
+        };
+    }
+    if !has_comment(rules, DROP_COMMENT) {
+        return Err(OcfError::generic(format!(
+            "the drop rule of the cluster-IP table ip {t} is missing: this node would accept every bucket"
+        )));
+    }
+    let link = match st {
+        State::Absent => {
+            return Err(OcfError::generic(format!(
+                "bucket {} of {} is programmed but the address is not configured",
+                spec.bucket, cfg.ip
+            )));
+        }
+        State::LinkDown { link, .. } if cfg.check_link_status => {
+            return Err(OcfError::not_running(format!(
+                "{} is configured on {}, but the interface is down ({})",
+                cfg.ip,
+                link.name,
+                link.down_reason()
+            )));
+        }
+        State::Running { link, .. } | State::LinkDown { link, .. } => link,
+        st => return Err(monitor::problem(cfg, &st).expect("a problem state")),
+    };
+    if let Some(r) = record
+        && !multicast::is_joined(&link.name, r.mac).unwrap_or(false)
+    {
+        return Err(OcfError::generic(format!(
+            "{} does not listen to the cluster MAC {} any more",
+            link.name,
+            format_mac(&r.mac)
+        )));
+    }
+    Ok(Status::Running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derivations_match_upstreams_shell() {
+        // The values themselves are checked against md5sum below; here the rules around them.
+        let ip = Ipv4Addr::new(198, 51, 100, 10);
+        let mac = derived_mac(ip, 24, Some(Ipv4Addr::new(198, 51, 100, 255)));
+        assert_eq!(mac[0] & 1, 1, "multicast");
+        assert_ne!(derived_mac(ip, 24, None), mac, "the broadcast is part of the input");
+        assert_eq!(table_name(IpAddr::V4(ip)), "IPaddr2_198_51_100_10");
+    }
+
+    #[test]
+    fn derivations_agree_with_md5sum() {
+        let ip = Ipv4Addr::new(198, 51, 100, 10);
+        let brd = Some(Ipv4Addr::new(198, 51, 100, 255));
+        let out = std::process::Command::new("sh")
+            .args(["-c", "echo 198.51.100.10 24 198.51.100.255 | md5sum"])
+            .output()
+            .unwrap();
+        let hex = String::from_utf8(out.stdout).unwrap();
+        let seed = u32::from_str_radix(&hex[..8], 16).unwrap();
+        assert_eq!(derived_seed(ip, 24, brd), seed);
+        // upstream's sed: the first 12 hex digits, colons, an even 2nd digit becomes 1.
+        let mut digits: Vec<char> = hex[..12].chars().collect();
+        if "02468ace".contains(digits[1]) {
+            digits[1] = '1';
+        }
+        let want: Vec<String> = digits.chunks(2).map(|c| c.iter().collect()).collect();
+        assert_eq!(format_mac(&derived_mac(ip, 24, brd)), want.join(":"));
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(parse_mac("01:00:5e:7f:00:0a"), Some([1, 0, 0x5e, 0x7f, 0, 0x0a]));
+        assert_eq!(parse_mac("01:00:5e:7f:00"), None);
+        assert_eq!(parse_mac("01:00:5e:7f:00:0g"), None);
+        assert_eq!(parse_seed("0x1234abcd"), Some(0x1234abcd));
+        assert_eq!(parse_seed("42"), Some(42));
+        assert_eq!(parse_seed("4294967296"), None);
+        assert_eq!(parse_seed("x"), None);
+    }
+
+    #[test]
+    fn scripts() {
+        let h = Hash { ip: "198.51.100.10".parse().unwrap(), nic: "eth0", total: 3, seed: 0xab };
+        let s = h.table_script(&[1, 3]);
+        assert!(s.starts_with("add table ip IPaddr2_198_51_100_10\ndelete table ip IPaddr2_198_51_100_10\n"));
+        assert!(s.contains(
+            "iif \"eth0\" ip daddr 198.51.100.10 jhash ip saddr mod 3 seed 0x000000ab offset 1 == 3 \
+             meta pkttype set host counter accept comment \"cip-node-3\""
+        ));
+        assert!(s.find("cip-node-1").unwrap() < s.find("cip-drop").unwrap(), "buckets before the drop");
+        let rules = vec![
+            Rule { chain: CHAIN.into(), handle: 2, comment: Some("cip-node-3".into()) },
+            Rule { chain: CHAIN.into(), handle: 3, comment: Some("cip-node-1".into()) },
+            Rule { chain: CHAIN.into(), handle: 4, comment: Some(DROP_COMMENT.into()) },
+            Rule { chain: CHAIN.into(), handle: 5, comment: Some("other".into()) },
+        ];
+        assert_eq!(buckets(&rules), vec![1, 3]);
+        assert!(check_nic_name("eth0").is_ok());
+        assert!(check_nic_name("a\"b").is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! Cluster-IP clone mode against the real kernel (host tier): two nodes and a client on one
+//! bridge, all in namespaces. The client sends to the cluster MAC (a static neighbour entry,
+//! as a router would have); every node sees every packet and the nftables hash makes exactly
+//! one of them accept it. Pings from 32 source addresses prove it: every one is answered, and
+//! the nodes' bucket counters add up to exactly 32 accepted packets.
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use common::{Outcome, RECURRING, preconditions, run_in};
+use rha_harness::cmd::require_tools;
+use rha_harness::netns::Netns;
+
+const VIP: &str = "198.51.100.10";
+const TABLE: &str = "IPaddr2_198_51_100_10";
+const MAC: &str = "03:00:00:00:00:0a";
+const SOURCES: u32 = 32;
+
+struct Node {
+    ns: Netns,
+    state: tempfile::TempDir,
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    client: Netns,
+    // Dropped last: the nodes' and client's links hang off its bridge.
+    _switch: Netns,
+}
+
+fn cluster(tag: &str) -> Cluster {
+    preconditions();
+    require_tools(&[("nft", "nftables"), ("ping", "iputils-ping")]).unwrap();
+    let switch = Netns::new(&format!("{tag}s")).unwrap();
+    switch.add_bridge("br0").unwrap();
+    let mut nodes = Vec::new();
+    for i in 1..=2 {
+        let ns = Netns::new(&format!("{tag}{i}")).unwrap();
+        ns.connect_to("eth0", &switch, "br0", &format!("p{i}")).unwrap();
+        ns.add_addr("eth0", &format!("198.51.100.{i}/24")).unwrap();
+        ns.link_up("lo").unwrap();
+        nodes.push(Node { ns, state: tempfile::tempdir().unwrap() });
+    }
+    let client = Netns::new(&format!("{tag}c")).unwrap();
+    client.connect_to("eth0", &switch, "br0", "pc").unwrap();
+    for s in 0..SOURCES {
+        client.add_addr("eth0", &format!("198.51.100.{}/24", 100 + s)).unwrap();
+    }
+    client.ip(&["neigh", "replace", VIP, "lladdr", MAC, "dev", "eth0", "nud", "permanent"]).unwrap();
+    Cluster { nodes, client, _switch: switch }
+}
+
+/// Clone instance `instance` of a 2-instance globally-unique clone, on `node`.
+fn run(node: &Node, instance: u32, action: &str, extra: &[(&str, &str)], env: &[(&str, &str)]) -> Outcome {
+    let mut params: Vec<(String, OsString)> =
+        [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0"), ("mac", MAC)]
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+    for (k, v) in extra {
+        params.retain(|(n, _)| n != k);
+        params.push((k.to_string(), OsString::from(v)));
+    }
+    let clone = instance.to_string();
+    let instance_name = format!("cip:{instance}");
+    let mut all_env: Vec<(&str, &str)> = vec![
+        ("OCF_RESOURCE_INSTANCE", &instance_name),
+        ("OCF_RESKEY_CRM_meta_clone", &clone),
+        ("OCF_RESKEY_CRM_meta_clone_max", "2"),
+        ("OCF_RESKEY_CRM_meta_clone_node_max", "2"),
+        ("OCF_RESKEY_CRM_meta_globally_unique", "true"),
+    ];
+    all_env.extend_from_slice(env);
+    run_in(&node.ns, node.state.path(), common::ours(), action, &params, &all_env)
+}
+
+fn expect(o: &Outcome, code: i32, what: &str) {
+    assert_eq!(o.code, code, "{what}: {o}");
+}
+
+/// Packets each bucket rule and the drop rule of `node` counted: (bucket → packets, dropped).
+fn counters(node: &Node) -> (Vec<(u32, u64)>, u64) {
+    let out = node.ns.run(&["nft", "list", "table", "ip", TABLE]).unwrap();
+    let mut buckets = Vec::new();
+    let mut dropped = 0;
+    for line in out.stdout.lines() {
+        let packets = line
+            .split_whitespace()
+            .skip_while(|w| *w != "packets")
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if let Some(b) = line.split("comment \"cip-node-").nth(1) {
+            buckets.push((b.trim_end_matches('"').parse().unwrap(), packets));
+        } else if line.contains("cip-drop") {
+            dropped = packets;
+        }
+    }
+    (buckets, dropped)
+}
+
+/// What the nodes' rules counted while `f` ran: per node, (bucket → packets, dropped).
+/// (Anonymous rule counters cannot be reset by Debian 12's nft, so this takes differences.)
+fn counted_during(c: &Cluster, f: impl FnOnce()) -> Vec<(Vec<(u32, u64)>, u64)> {
+    let before: Vec<_> = c.nodes.iter().map(counters).collect();
+    f();
+    c.nodes
+        .iter()
+        .zip(before)
+        .map(|(n, (b0, d0))| {
+            let (b1, d1) = counters(n);
+            let delta = b1
+                .iter()
+                .map(|&(k, p)| (k, p - b0.iter().find(|&&(k0, _)| k0 == k).map_or(0, |&(_, p0)| p0)))
+                .collect();
+            (delta, d1 - d0)
+        })
+        .collect()
+}
+
+/// Pings the address once from every source at the same time; returns the sources that got
+/// no answer.
+fn ping_from_all(c: &Cluster) -> Vec<String> {
+    let script = (0..SOURCES)
+        .map(|s| {
+            let src = format!("198.51.100.{}", 100 + s);
+            format!("(ping -n -q -c 1 -W 3 -I {src} {VIP} >/dev/null 2>&1 || echo {src}) &")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = c.client.sh(&format!("{script}\nwait")).unwrap();
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+/// Nothing of the cluster IP is left on `node`: table, address, multicast group, state files.
+fn assert_clean(node: &Node, what: &str) {
+    let tables = node.ns.run(&["nft", "list", "tables"]).unwrap().stdout;
+    assert!(!tables.contains(TABLE), "{what}: table left: {tables}");
+    let addrs = node.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!addrs.contains(&format!(" {VIP}/")), "{what}: address left: {addrs}");
+    let maddr = node.ns.ip(&["maddr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!maddr.contains(MAC), "{what}: multicast MAC left: {maddr}");
+    let files = state_files(node.state.path());
+    assert!(files.is_empty(), "{what}: state files left: {files:?}");
+}
+
+fn state_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("rha/IPaddr2"))
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+const PROBE: Pairs = common::PROBE;
+
+/// Parameters or environment variables.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+#[test]
+fn each_client_is_served_by_exactly_one_node_and_buckets_move() {
+    let c = cluster("cip");
+    let (n1, n2) = (&c.nodes[0], &c.nodes[1]);
+    expect(&run(n1, 0, "monitor", &[], PROBE), 7, "probe of bucket 1 on a fresh node");
+    expect(&run(n2, 1, "validate-all", &[], &[]), 0, "validate-all");
+    expect(&run(n1, 0, "start", &[], &[]), 0, "start bucket 1 on node 1");
+    expect(&run(n2, 1, "start", &[], &[]), 0, "start bucket 2 on node 2");
+    expect(&run(n1, 0, "monitor", &[], RECURRING), 0, "monitor bucket 1");
+    expect(&run(n2, 1, "monitor", &[], RECURRING), 0, "monitor bucket 2");
+    expect(&run(n1, 1, "monitor", &[], PROBE), 7, "probe of bucket 2 where only bucket 1 runs");
+
+    let mut lost = Vec::new();
+    let seen = counted_during(&c, || lost = ping_from_all(&c));
+    assert!(lost.is_empty(), "unanswered sources: {lost:?}");
+    let ((b1, d1), (b2, d2)) = (&seen[0], &seen[1]);
+    assert_eq!(b1.len(), 1, "node 1 buckets: {b1:?}");
+    assert_eq!(b2.len(), 1, "node 2 buckets: {b2:?}");
+    let (a1, a2) = (b1[0].1, b2[0].1);
+    assert_eq!(a1 + a2, u64::from(SOURCES), "each echo request accepted exactly once ({a1} + {a2})");
+    assert!(a1 > 0 && a2 > 0, "both nodes take a share: {a1} / {a2}");
+    assert_eq!(d1 + d2, u64::from(SOURCES), "and dropped by the other node ({d1} + {d2})");
+
+    // Node 2 fails over its bucket to node 1 (clone-node-max=2).
+    expect(&run(n2, 1, "stop", &[], &[]), 0, "stop bucket 2 on node 2");
+    assert_clean(n2, "node 2 after its last bucket stopped");
+    expect(&run(n1, 1, "start", &[], &[]), 0, "start bucket 2 on node 1");
+    expect(&run(n1, 1, "start", &[], &[]), 0, "start bucket 2 on node 1 again (idempotent)");
+    let mut lost = Vec::new();
+    let seen = counted_during(&c, || lost = ping_from_all(&c));
+    assert!(lost.is_empty(), "unanswered sources with both buckets on node 1: {lost:?}");
+    let b1 = &seen[0].0;
+    assert_eq!(b1.iter().map(|b| b.1).sum::<u64>(), u64::from(SOURCES), "node 1 takes everything: {b1:?}");
+
+    // One bucket leaves: the address stays for the other.
+    expect(&run(n1, 0, "stop", &[], &[]), 0, "stop bucket 1 on node 1");
+    expect(&run(n1, 0, "monitor", &[], RECURRING), 7, "bucket 1 after its stop");
+    expect(&run(n1, 1, "monitor", &[], RECURRING), 0, "bucket 2 still runs");
+    assert!(common::addr_line_in(&n1.ns, VIP).is_some(), "the address stays while bucket 2 runs");
+    expect(&run(n1, 0, "stop", &[], &[]), 0, "stop bucket 1 again");
+    expect(&run(n1, 1, "stop", &[], &[]), 0, "stop bucket 2 on node 1");
+    assert_clean(n1, "node 1 after its last bucket stopped");
+    expect(&run(n1, 1, "stop", &[], &[]), 0, "stop on a clean node");
+}
+
+#[test]
+fn damage_behind_the_agents_back_is_reported_and_start_repairs_it() {
+    let c = cluster("cipd");
+    let n1 = &c.nodes[0];
+    expect(&run(n1, 0, "start", &[], &[]), 0, "start");
+    let damage: &[(&str, &str, &str)] = &[
+        ("table deleted", "nft delete table ip IPaddr2_198_51_100_10", "is gone"),
+        (
+            "drop rule deleted",
+            "nft -a list chain ip IPaddr2_198_51_100_10 prerouting | sed -n 's/.*cip-drop.*# handle //p' \
+             | xargs -I{} nft delete rule ip IPaddr2_198_51_100_10 prerouting handle {}",
+            "drop rule",
+        ),
+        (
+            "bucket rule deleted",
+            "nft -a list chain ip IPaddr2_198_51_100_10 prerouting | sed -n 's/.*cip-node-1.*# handle //p' \
+             | xargs -I{} nft delete rule ip IPaddr2_198_51_100_10 prerouting handle {}",
+            "bucket 1 is missing",
+        ),
+        ("multicast group left", "ip maddr del 03:00:00:00:00:0a dev eth0", "does not listen"),
+        ("address deleted", "ip addr del 198.51.100.10/24 dev eth0", "address is not configured"),
+    ];
+    for (what, script, reason) in damage {
+        n1.ns.sh_ok(script).unwrap();
+        let m = run(n1, 0, "monitor", &[], RECURRING);
+        expect(&m, 1, what);
+        assert!(m.why().contains(reason), "{what}: reason lacks {reason:?}: {m}");
+        expect(&run(n1, 0, "start", &[], &[]), 0, &format!("start after {what}"));
+        expect(&run(n1, 0, "monitor", &[], RECURRING), 0, &format!("monitor after repairing {what}"));
+    }
+    expect(&run(n1, 0, "stop", &[], &[]), 0, "stop");
+    assert_clean(n1, "after stop");
+}
+
+#[test]
+fn two_instances_starting_and_stopping_at_once_share_one_table() {
+    let c = cluster("cipr");
+    let n1 = &c.nodes[0];
+    for round in 0..3 {
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| run(n1, 0, "start", &[], &[]));
+            let b = s.spawn(|| run(n1, 1, "start", &[], &[]));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        expect(&a, 0, &format!("round {round}: start bucket 1"));
+        expect(&b, 0, &format!("round {round}: start bucket 2"));
+        let (buckets, _) = counters(n1);
+        assert_eq!(buckets.len(), 2, "round {round}: {buckets:?}");
+        let rules = n1.ns.run(&["nft", "list", "table", "ip", TABLE]).unwrap().stdout;
+        assert_eq!(rules.matches("cip-drop").count(), 1, "round {round}: one drop rule\n{rules}");
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| run(n1, 0, "stop", &[], &[]));
+            let b = s.spawn(|| run(n1, 1, "stop", &[], &[]));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        expect(&a, 0, &format!("round {round}: stop bucket 1"));
+        expect(&b, 0, &format!("round {round}: stop bucket 2"));
+        assert_clean(n1, &format!("round {round}: after both stopped"));
+    }
+}
+
+#[test]
+fn configurations_cluster_ip_cannot_serve_are_refused() {
+    let c = cluster("cipv");
+    let n1 = &c.nodes[0];
+    let cases: &[(&str, Pairs, Pairs, &str)] = &[
+        ("anonymous clone", &[], &[("OCF_RESKEY_CRM_meta_globally_unique", "false")], "globally-unique=true"),
+        ("IPv6", &[("ip", "2001:db8::10"), ("cidr_netmask", "64")], &[], "IPv4 addresses only"),
+        ("unicast mac", &[("mac", "02:00:00:00:00:0a")], &[], "not a multicast MAC"),
+        ("bad mac", &[("mac", "03:00:00:00:0a")], &[], "not a MAC address"),
+        ("bad seed", &[("clusterip_hash_seed", "0xfffffffff")], &[], "not a 32-bit number"),
+        ("bad backend", &[("clusterip_firewall", "ipfw")], &[], "not auto, nft or iptables"),
+        ("ARP mangling", &[("clusterip_mac_mangle", "true")], &[], "clusterip_mac_mangle"),
+        ("LVS", &[("lvs_support", "true")], &[], "lvs_support"),
+    ];
+    for (what, params, env, reason) in cases {
+        let s = run(n1, 0, "start", params, env);
+        expect(&s, 6, what);
+        assert!(s.why().contains(reason), "{what}: reason lacks {reason:?}: {s}");
+        let mut probe_env = env.to_vec();
+        probe_env.extend_from_slice(PROBE);
+        expect(&run(n1, 0, "monitor", params, &probe_env), 7, &format!("{what}: probe"));
+        expect(&run(n1, 0, "stop", params, env), 0, &format!("{what}: stop"));
+        assert_clean(n1, what);
+    }
+    // iptables is accepted: the same rules, programmed with nftables.
+    let s = run(n1, 0, "start", &[("clusterip_firewall", "iptables")], &[]);
+    expect(&s, 0, "clusterip_firewall=iptables");
+    assert!(s.stderr.contains("programs cluster IP with nftables"), "{s}");
+    expect(&run(n1, 0, "stop", &[], &[]), 0, "stop");
+    assert_clean(n1, "after iptables-flavoured start");
+}
