@@ -11,6 +11,10 @@
 //! iif "eth0" ip daddr VIP counter drop comment "cip-drop"
 //! ```
 //!
+//! With `clusterip_mac_mangle`, a table `arp IPaddr2_<address>` rewrites the sender MAC of the
+//! node's ARP replies for the address to the cluster MAC, so neighbours learn it by ARP
+//! (`comment "cip-arp"`); without it they need a static entry.
+//!
 //! Changes go through `nft -f` (one kernel transaction each); monitor reads the table over
 //! nfnetlink. The instances of one address on one node share the table, the multicast group
 //! and the address, so start and stop hold a node-wide lock; the last bucket to leave removes
@@ -38,6 +42,8 @@ use crate::{net_err, start, stop};
 
 const CHAIN: &str = "prerouting";
 const DROP_COMMENT: &str = "cip-drop";
+const ARP_CHAIN: &str = "output";
+const ARP_COMMENT: &str = "cip-arp";
 
 /// The cluster-IP part of the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +56,8 @@ pub struct ClusterIpSpec {
     pub mac: Option<[u8; 6]>,
     /// `clusterip_hash_seed`, if given (else derived at start).
     pub seed: Option<u32>,
+    /// `clusterip_mac_mangle`: ARP replies for the address carry the cluster MAC.
+    pub mac_mangle: bool,
 }
 
 impl ClusterIpSpec {
@@ -95,13 +103,7 @@ impl ClusterIpSpec {
                 )));
             }
         }
-        if p.bool("clusterip_mac_mangle")? {
-            return Err(configured(
-                "clusterip_mac_mangle is not supported by ocf:rha:IPaddr2 yet: give the routers a \
-                 static ARP entry for the address with the cluster MAC"
-                    .into(),
-            ));
-        }
+        let mac_mangle = p.bool("clusterip_mac_mangle")?;
         if let Some(h) =
             p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
         {
@@ -133,7 +135,7 @@ impl ClusterIpSpec {
                 ))
             })?),
         };
-        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed })
+        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed, mac_mangle })
     }
 }
 
@@ -209,9 +211,15 @@ fn has_comment(rules: &[Rule], comment: &str) -> bool {
     rules.iter().any(|r| r.chain == CHAIN && r.comment.as_deref() == Some(comment))
 }
 
-/// The address's table as the kernel holds it, `None` without one.
-fn read_table(ip: IpAddr) -> OcfResult<Option<Vec<Rule>>> {
-    nftables::table_rules(NfFamily::Ip, &table_name(ip)).map_err(net_err)
+/// The address's table in `family` as the kernel holds it, `None` without one.
+fn read_table(family: NfFamily, ip: IpAddr) -> OcfResult<Option<Vec<Rule>>> {
+    nftables::table_rules(family, &table_name(ip)).map_err(net_err)
+}
+
+/// Whether the ARP rewriting rule is there.
+fn arp_mangled(ip: IpAddr) -> OcfResult<bool> {
+    Ok(read_table(NfFamily::Arp, ip)?
+        .is_some_and(|r| r.iter().any(|r| r.comment.as_deref() == Some(ARP_COMMENT))))
 }
 
 /// What this instance programmed, for stop and monitor: the interface and the cluster MAC.
@@ -279,6 +287,7 @@ struct Hash<'a> {
     nic: &'a str,
     total: u32,
     seed: u32,
+    mac: [u8; 6],
 }
 
 impl Hash<'_> {
@@ -310,6 +319,20 @@ impl Hash<'_> {
             self.nic, self.ip
         ));
         s
+    }
+
+    /// The ARP table, replacing whatever is there: every ARP packet this node sends for the
+    /// address (replies, and requests it sends from the address) carries the cluster MAC as
+    /// its sender, so no neighbour ever caches a node's own MAC for it.
+    fn arp_script(&self) -> String {
+        let t = table_name(self.ip);
+        format!(
+            "add table arp {t}\ndelete table arp {t}\ntable arp {t} {{\n  chain {ARP_CHAIN} {{\n    \
+             type filter hook output priority 0; policy accept;\n    \
+             arp saddr ip {} arp saddr ether set {} counter comment \"{ARP_COMMENT}\"\n  }}\n}}\n",
+            self.ip,
+            format_mac(&self.mac)
+        )
     }
 }
 
@@ -343,6 +366,7 @@ pub fn start(
         nic: &place.link.name,
         total: spec.total,
         seed: spec.seed.unwrap_or_else(|| derived_seed(v4, place.prefix_len, place.broadcast)),
+        mac,
     };
 
     let st = monitor::state(nl, cfg, ctx)?;
@@ -351,7 +375,7 @@ pub fn start(
     }
     // Recorded before anything changes: a stop after a killed start finds all of it.
     write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
-    let table = read_table(cfg.ip)?;
+    let table = read_table(NfFamily::Ip, cfg.ip)?;
     let script = match &table {
         Some(rules)
             if has_comment(rules, DROP_COMMENT) && has_comment(rules, &bucket_comment(spec.bucket)) =>
@@ -372,7 +396,11 @@ pub fn start(
             Some(hash.table_script(&b))
         }
     };
-    if let Some(s) = script {
+    let mut script = script.unwrap_or_default();
+    if spec.mac_mangle && !arp_mangled(cfg.ip)? {
+        script.push_str(&hash.arp_script());
+    }
+    if !script.is_empty() {
         ocf_shim::info!(
             "programming bucket {} of {} for {} on {}",
             spec.bucket,
@@ -380,7 +408,7 @@ pub fn start(
             cfg.ip,
             place.link.name
         );
-        nft_apply(&s, ctx)?;
+        nft_apply(&script, ctx)?;
     }
     multicast::join(&place.link.name, mac).map_err(|e| {
         OcfError::generic(format!(
@@ -420,7 +448,7 @@ pub fn start(
 /// multicast group and the address with it.
 pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> {
     let _lock = lock(cfg, ctx)?;
-    let table = read_table(cfg.ip)?;
+    let table = read_table(NfFamily::Ip, cfg.ip)?;
     let mine = bucket_comment(spec.bucket);
     let others: Vec<u32> =
         table.as_deref().map(buckets).unwrap_or_default().into_iter().filter(|&b| b != spec.bucket).collect();
@@ -438,9 +466,17 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
         }
         return forget_record(ctx);
     }
-    if table.is_some() {
-        ocf_shim::info!("removing the cluster-IP table {} (last bucket on this node)", table_name(cfg.ip));
-        nft_apply(&format!("delete table ip {}\n", table_name(cfg.ip)), ctx)?;
+    let mut script = String::new();
+    for (family, present) in
+        [(NfFamily::Ip, table.is_some()), (NfFamily::Arp, read_table(NfFamily::Arp, cfg.ip)?.is_some())]
+    {
+        if present {
+            script.push_str(&format!("delete table {} {}\n", family.keyword(), table_name(cfg.ip)));
+        }
+    }
+    if !script.is_empty() {
+        ocf_shim::info!("removing the cluster-IP tables {} (last bucket on this node)", table_name(cfg.ip));
+        nft_apply(&script, ctx)?;
     }
     if let Some(r) = read_record(ctx) {
         multicast::leave(&r.nic, r.mac).map_err(|e| {
@@ -466,7 +502,7 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
 }
 
 fn monitor_state(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> OcfResult<Status> {
-    let table = read_table(cfg.ip)?;
+    let table = read_table(NfFamily::Ip, cfg.ip)?;
     let rules = table.as_deref().unwrap_or_default();
     let record = read_record(ctx);
     let t = table_name(cfg.ip);
@@ -505,6 +541,11 @@ fn monitor_state(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -
         State::Running { link, .. } | State::LinkDown { link, .. } => link,
         st => return Err(monitor::problem(cfg, &st).expect("a problem state")),
     };
+    if spec.mac_mangle && !arp_mangled(cfg.ip)? {
+        return Err(OcfError::generic(format!(
+            "the ARP rewriting of the cluster-IP table arp {t} is missing: neighbours would learn a node's own MAC"
+        )));
+    }
     if let Some(r) = record
         && !multicast::is_joined(&link.name, r.mac).unwrap_or(false)
     {
@@ -564,7 +605,16 @@ mod tests {
 
     #[test]
     fn scripts() {
-        let h = Hash { ip: "198.51.100.10".parse().unwrap(), nic: "eth0", total: 3, seed: 0xab };
+        let h = Hash {
+            ip: "198.51.100.10".parse().unwrap(),
+            nic: "eth0",
+            total: 3,
+            seed: 0xab,
+            mac: [3, 0, 0, 0, 0, 0xa],
+        };
+        assert!(h.arp_script().contains(
+            "arp saddr ip 198.51.100.10 arp saddr ether set 03:00:00:00:00:0a counter comment \"cip-arp\""
+        ));
         let s = h.table_script(&[1, 3]);
         assert!(s.starts_with("add table ip IPaddr2_198_51_100_10\ndelete table ip IPaddr2_198_51_100_10\n"));
         assert!(s.contains(

@@ -73,7 +73,7 @@ static PARAMETERS: &[Parameter] = &[
     Parameter::string("mac").short("Cluster IP MAC address").long(
         "Cluster-IP clone mode: the multicast MAC address clients send to (first octet odd). \
          Default: derived from md5 of 'ip netmask broadcast' as ocf:heartbeat:IPaddr2 does. \
-         Routers need a static ARP entry for the address with this MAC.",
+         Neighbours learn it by ARP with clusterip_mac_mangle, else need a static entry.",
     ),
     Parameter::string("clusterip_hash")
         .short("Cluster IP hashing function")
@@ -103,7 +103,11 @@ static PARAMETERS: &[Parameter] = &[
         .default("PREROUTING"),
     Parameter::boolean("clusterip_mac_mangle")
         .short("Cluster IP ARP MAC rewriting")
-        .long("Rewriting ARP replies to the cluster MAC is not supported yet: true is refused.")
+        .long(
+            "Cluster-IP clone mode: make every ARP packet this node sends for the address carry \
+             the cluster MAC (nftables table 'arp IPaddr2_<address>'), so neighbours learn it by \
+             ARP. Without it, routers need a static ARP entry with the cluster MAC.",
+        )
         .default("false"),
     Parameter::boolean("unique_clone_address")
         .short("Create a unique address for cloned instances")

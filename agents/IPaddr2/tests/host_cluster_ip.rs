@@ -1,7 +1,7 @@
 //! Cluster-IP clone mode against the real kernel (host tier): two nodes and a client on one
 //! bridge, all in namespaces. The client sends to the cluster MAC (a static neighbour entry,
-//! as a router would have); every node sees every packet and the nftables hash makes exactly
-//! one of them accept it. Pings from 32 source addresses prove it: every one is answered, and
+//! as a router would have, or learnt by ARP with `clusterip_mac_mangle`); every node sees every
+//! packet and the nftables hash makes exactly one of them accept it. Pings from 32 source addresses prove it: every one is answered, and
 //! the nodes' bucket counters add up to exactly 32 accepted packets.
 
 mod common;
@@ -30,7 +30,9 @@ struct Cluster {
     _switch: Netns,
 }
 
-fn cluster(tag: &str) -> Cluster {
+/// The cluster, with the client's neighbour entry for the address set statically to the
+/// cluster MAC (`static_neighbour`) or left to ARP.
+fn cluster_with(tag: &str, static_neighbour: bool) -> Cluster {
     preconditions();
     require_tools(&[("nft", "nftables"), ("ping", "iputils-ping")]).unwrap();
     let switch = Netns::new(&format!("{tag}s")).unwrap();
@@ -48,8 +50,14 @@ fn cluster(tag: &str) -> Cluster {
     for s in 0..SOURCES {
         client.add_addr("eth0", &format!("198.51.100.{}/24", 100 + s)).unwrap();
     }
-    client.ip(&["neigh", "replace", VIP, "lladdr", MAC, "dev", "eth0", "nud", "permanent"]).unwrap();
+    if static_neighbour {
+        client.ip(&["neigh", "replace", VIP, "lladdr", MAC, "dev", "eth0", "nud", "permanent"]).unwrap();
+    }
     Cluster { nodes, client, _switch: switch }
+}
+
+fn cluster(tag: &str) -> Cluster {
+    cluster_with(tag, true)
 }
 
 /// Clone instance `instance` of a 2-instance globally-unique clone, on `node`.
@@ -274,7 +282,7 @@ fn configurations_cluster_ip_cannot_serve_are_refused() {
         ("bad mac", &[("mac", "03:00:00:00:0a")], &[], "not a MAC address"),
         ("bad seed", &[("clusterip_hash_seed", "0xfffffffff")], &[], "not a 32-bit number"),
         ("bad backend", &[("clusterip_firewall", "ipfw")], &[], "not auto, nft or iptables"),
-        ("ARP mangling", &[("clusterip_mac_mangle", "true")], &[], "clusterip_mac_mangle"),
+        ("bad ARP mangling flag", &[("clusterip_mac_mangle", "maybe")], &[], "clusterip_mac_mangle"),
         ("LVS", &[("lvs_support", "true")], &[], "lvs_support"),
     ];
     for (what, params, env, reason) in cases {
@@ -293,4 +301,28 @@ fn configurations_cluster_ip_cannot_serve_are_refused() {
     assert!(s.stderr.contains("programs cluster IP with nftables"), "{s}");
     expect(&run(n1, 0, "stop", &[], &[]), 0, "stop");
     assert_clean(n1, "after iptables-flavoured start");
+}
+
+#[test]
+fn with_mac_mangle_clients_learn_the_cluster_mac_by_arp() {
+    let c = cluster_with("cipm", false);
+    let (n1, n2) = (&c.nodes[0], &c.nodes[1]);
+    let mangle = [("clusterip_mac_mangle", "true")];
+    expect(&run(n1, 0, "start", &mangle, &[]), 0, "start bucket 1 on node 1");
+    expect(&run(n2, 1, "start", &mangle, &[]), 0, "start bucket 2 on node 2");
+    let lost = ping_from_all(&c);
+    assert!(lost.is_empty(), "unanswered sources: {lost:?}");
+    let neigh = c.client.ip(&["neigh", "show", VIP]).unwrap().stdout;
+    assert!(neigh.contains(MAC), "the client learnt the cluster MAC by ARP: {neigh}");
+    // The rewriting removed behind the agent's back: reported, and start puts it back.
+    n1.ns.sh_ok("nft delete table arp IPaddr2_198_51_100_10").unwrap();
+    let m = run(n1, 0, "monitor", &mangle, RECURRING);
+    expect(&m, 1, "monitor without the ARP rewriting");
+    assert!(m.why().contains("ARP rewriting"), "{m}");
+    expect(&run(n1, 0, "start", &mangle, &[]), 0, "start repairs it");
+    expect(&run(n1, 0, "monitor", &mangle, RECURRING), 0, "monitor after the repair");
+    for (i, n) in [n1, n2].into_iter().enumerate() {
+        expect(&run(n, i as u32, "stop", &mangle, &[]), 0, "stop");
+        assert_clean(n, &format!("node {} after stop", i + 1));
+    }
 }

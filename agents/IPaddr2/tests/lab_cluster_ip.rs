@@ -1,7 +1,7 @@
 //! Lab tier: cluster IP through Pacemaker. A real 2-node cluster runs ocf:rha:IPaddr2 as a
-//! globally-unique clone (clone-max=2, clone-node-max=2), configured with crmsh as an
-//! administrator would. Each node takes one bucket and the client, sending from 16 source
-//! addresses to the cluster MAC, gets every ping answered; when a node dies its bucket moves to
+//! globally-unique clone (clone-max=2, clone-node-max=2, clusterip_mac_mangle=true), configured
+//! with crmsh as an administrator would. Each node takes one bucket; the client learns the
+//! cluster MAC by ARP and, sending from 16 source addresses, gets every ping answered; when a node dies its bucket moves to
 //! the survivor and every source is answered again.
 
 use std::os::unix::fs::PermissionsExt;
@@ -53,24 +53,22 @@ fn cloned_cluster_ip_shares_clients_and_a_dead_nodes_bucket_moves() {
     cfg.ocf_rha_dir = Some(agents.path().to_path_buf());
     let mut lab = Lab::start(cfg).unwrap();
 
-    // The client is the router: a static neighbour entry with the cluster MAC, and many
-    // sources so both buckets get clients.
+    // The client stands for the router, with many sources so both buckets get clients.
     for s in 0..SOURCES {
         lab.client_exec_ok(&format!("ip addr add 198.51.100.{}/24 dev eth0", 150 + s)).unwrap();
     }
-    lab.client_exec_ok(&format!("ip neigh replace {VIP} lladdr {MAC} dev eth0 nud permanent")).unwrap();
 
+    // One transaction: created as a primitive first, the address would start as a plain one
+    // and its stop (as an orphan) would race the clone's start.
     lab.exec_ok(
         0,
         &format!(
-            "crm configure primitive cip ocf:rha:IPaddr2 params ip={VIP} cidr_netmask=24 nic=eth0 mac={MAC} \
-             op monitor interval=5s timeout=20s"
+            "crm configure load update - <<'EOF'\n\
+             primitive cip ocf:rha:IPaddr2 params ip={VIP} cidr_netmask=24 nic=eth0 mac={MAC} \
+             clusterip_mac_mangle=true op monitor interval=5s timeout=20s\n\
+             clone cip-clone cip meta globally-unique=true clone-max=2 clone-node-max=2\n\
+             EOF"
         ),
-    )
-    .unwrap();
-    lab.exec_ok(
-        0,
-        "crm configure clone cip-clone cip meta globally-unique=true clone-max=2 clone-node-max=2",
     )
     .unwrap();
     let a = lab.wait_started("cip:0", TIMEOUT).unwrap();
@@ -82,6 +80,8 @@ fn cloned_cluster_ip_shares_clients_and_a_dead_nodes_bucket_moves() {
         Ok(unanswered(&lab).is_empty().then_some(()))
     })
     .unwrap();
+    let neigh = lab.client_exec_ok(&format!("ip neigh show {VIP}")).unwrap().stdout;
+    assert!(neigh.contains(MAC), "the client learnt the cluster MAC by ARP: {neigh}");
 
     let t = Instant::now();
     lab.kill_node(b).unwrap();

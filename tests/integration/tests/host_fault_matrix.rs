@@ -292,12 +292,14 @@ mod cluster_ip {
 
     pub const MAC: &str = "03:00:00:00:00:0b";
 
-    /// Instance `k` (bucket `k+1`) of a 2-instance clone with clone-node-max 2.
+    /// Instance `k` (bucket `k+1`) of a 2-instance clone with clone-node-max 2, with ARP
+    /// rewriting (a second nftables table to leave nothing of).
     pub fn bucket(sb: &Sandbox, k: u32) -> AgentUnderTest {
         ipaddr2::v4(sb)
             .instance(&format!("cip:{k}"))
             .param("nic", "eth0")
             .param("mac", MAC)
+            .param("clusterip_mac_mangle", "true")
             .env("OCF_RESKEY_CRM_meta_clone", k.to_string())
             .env("OCF_RESKEY_CRM_meta_clone_max", "2")
             .env("OCF_RESKEY_CRM_meta_clone_node_max", "2")
