@@ -4,11 +4,11 @@
 //! cluster MAC by ARP and, sending from 16 source addresses, gets every ping answered; when a node dies its bucket moves to
 //! the survivor and every source is answered again.
 
-use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rha_harness::cmd::{require_root, require_tools, wait_for};
-use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS};
+use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS, agents_dir};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const VIP: &str = "198.51.100.210";
@@ -43,11 +43,7 @@ fn cloned_cluster_ip_shares_clients_and_a_dead_nodes_bucket_moves() {
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh"), ("ping", "iputils-ping"), ("nft", "nftables")]).unwrap();
 
-    let agents = tempfile::tempdir().unwrap();
-    let agent = agents.path().join("IPaddr2");
-    std::fs::copy(env!("CARGO_BIN_EXE_IPaddr2"), &agent).unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agents = agents_dir(&[("IPaddr2", Path::new(env!("CARGO_BIN_EXE_IPaddr2")))]).unwrap();
     let mut cfg = LabConfig::with_nodes(2);
     cfg.tag = "cip".into();
     cfg.ocf_rha_dir = Some(agents.path().to_path_buf());

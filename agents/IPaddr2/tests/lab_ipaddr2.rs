@@ -3,11 +3,11 @@
 //! to the survivor, the client's neighbour entries follow (gratuitous ARP) and both
 //! addresses answer from the client. Needs root, pacemaker, corosync, crmsh.
 
-use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rha_harness::cmd::{require_root, require_tools, wait_for};
-use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS};
+use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS, agents_dir};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const VIPS: [(&str, &str, &str); 2] = [("ip1", "198.51.100.200", "eth0"), ("ip2", "203.0.113.200", "eth1")];
@@ -27,11 +27,7 @@ fn group_of_two_vips_on_two_nics_fails_over() {
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh"), ("ping", "iputils-ping")]).unwrap();
 
-    let agents = tempfile::tempdir().unwrap();
-    let agent = agents.path().join("IPaddr2");
-    std::fs::copy(env!("CARGO_BIN_EXE_IPaddr2"), &agent).unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agents = agents_dir(&[("IPaddr2", Path::new(env!("CARGO_BIN_EXE_IPaddr2")))]).unwrap();
     let mut cfg = LabConfig::with_nodes(2);
     cfg.tag = "ipa".into();
     cfg.extra_networks.push(NetSpec::second());

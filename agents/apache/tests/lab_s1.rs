@@ -8,13 +8,12 @@
 //! Needs root, pacemaker, corosync, crmsh, curl; builds ocf:rha:IPaddr2 (agents/IPaddr2) with
 //! the cargo that runs this test.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rha_harness::cmd::{require_root, require_tools, wait_for};
-use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS};
+use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS, agents_dir};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const VIP: &str = "198.51.100.182";
@@ -42,12 +41,6 @@ fn ipaddr2_agent() -> PathBuf {
         .expect("running cargo to build IPaddr2");
     assert!(st.success(), "building ocf:rha:IPaddr2 failed");
     nested.join("debug").join("IPaddr2")
-}
-
-fn install(dir: &Path, from: &Path, name: &str) {
-    let to = dir.join(name);
-    std::fs::copy(from, &to).unwrap();
-    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// httpd processes in node `i` (the nodes share the host's pid namespace: `pgrep` inside a
@@ -86,10 +79,10 @@ fn s1_vip_and_apache_fail_over_and_back() {
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh"), ("curl", "curl"), ("apache2", "apache2")]).unwrap();
 
-    let agents = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    install(agents.path(), &ipaddr2_agent(), "IPaddr2");
-    install(agents.path(), Path::new(env!("CARGO_BIN_EXE_apache")), "apache");
+    let ipaddr2 = ipaddr2_agent();
+    let agents =
+        agents_dir(&[("IPaddr2", ipaddr2.as_path()), ("apache", Path::new(env!("CARGO_BIN_EXE_apache")))])
+            .unwrap();
 
     let mut cfg = LabConfig::with_nodes(2);
     cfg.tag = "s1".into();

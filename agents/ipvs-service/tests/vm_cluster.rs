@@ -10,13 +10,12 @@ mod common;
 
 use std::io::BufReader;
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::agent_path;
 use common::vmnet::{self, Server, in_netns, plug, say};
 use rha_harness::cmd::require_tools;
-use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS};
+use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS, agents_dir};
 use rha_harness::netns::Netns;
 
 /// TCG on a shared host: generous limits (the lab alone takes 30 to 90 s to come online).
@@ -47,11 +46,7 @@ fn cloned_service_with_sync_keeps_a_connection_across_a_node_failure() {
     vmnet::setup();
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh")]).unwrap();
-    let agents = tempfile::tempdir().unwrap();
-    let exe = agents.path().join("ipvs-service");
-    std::fs::copy(agent_path(), &exe).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agents = agents_dir(&[("ipvs-service", std::path::Path::new(agent_path()))]).unwrap();
 
     let t0 = Instant::now();
     let mut cfg = LabConfig::with_nodes(2);

@@ -10,12 +10,11 @@
 //!
 //! Needs root, pacemaker, corosync, crmsh, pcs, apache2, curl.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rha_harness::cmd::{require_root, require_tools, wait_for};
-use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS};
+use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS, agents_dir};
 use rha_integration::{Bin, agent_binary};
 
 const TIMEOUT: Duration = Duration::from_secs(150);
@@ -95,13 +94,11 @@ fn every_example_loads_validates_and_s1_runs() {
     require_root().unwrap();
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh"), ("pcs", "pcs"), ("curl", "curl"), ("apache2", "apache2")]).unwrap();
-    let agents = tempfile::tempdir().unwrap();
-    for b in [Bin::IpAddr2, Bin::Apache, Bin::IpvsService] {
-        let to = agents.path().join(b.file_name());
-        std::fs::copy(agent_binary(b), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binaries: Vec<(&str, PathBuf)> = [Bin::IpAddr2, Bin::Apache, Bin::IpvsService]
+        .into_iter()
+        .map(|b| (b.file_name(), agent_binary(b)))
+        .collect();
+    let agents = agents_dir(&binaries.iter().map(|(n, p)| (*n, p.as_path())).collect::<Vec<_>>()).unwrap();
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
         .unwrap()

@@ -9,11 +9,11 @@
 //!
 //! Needs root, pacemaker, corosync, crmsh, apache2, curl.
 
-use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rha_harness::cmd::{require_root, require_tools, wait_for};
-use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS};
+use rha_harness::lab::{Lab, LabConfig, REQUIRED_TOOLS, agents_dir};
 use rha_integration::sandbox::processes_in;
 use rha_integration::{Bin, agent_binary};
 
@@ -98,13 +98,9 @@ fn node_death_moves_the_group_and_the_returning_node_keeps_nothing_stale() {
         ("crm_resource", "pacemaker-cli-utils"),
     ])
     .unwrap();
-    let agents = tempfile::tempdir().unwrap();
-    for b in [Bin::IpAddr2, Bin::Apache] {
-        let to = agents.path().join(b.file_name());
-        std::fs::copy(agent_binary(b), &to).unwrap();
-        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::set_permissions(agents.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binaries: Vec<(&str, PathBuf)> =
+        [Bin::IpAddr2, Bin::Apache].into_iter().map(|b| (b.file_name(), agent_binary(b))).collect();
+    let agents = agents_dir(&binaries.iter().map(|(n, p)| (*n, p.as_path())).collect::<Vec<_>>()).unwrap();
     let mut cfg = LabConfig::with_nodes(2);
     cfg.tag = "death".into();
     cfg.www = true;

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use config::{
     CLIENT_HOST_NUMBER, DC_DEADTIME, LabConfig, NetSpec, corosync_conf, initial_cib, node_host_number,
 };
-pub use ocf::{OCF_RHA_MOUNT, RESOURCE_D};
+pub use ocf::{OCF_RHA_MOUNT, RESOURCE_D, agents_dir};
 pub use status::{ClusterStatus, NodeStatus, ResourceStatus};
 
 use crate::cmd::{self, Cmd, CmdOutput};

@@ -24,6 +24,21 @@ pub const OCF_RHA_MOUNT: &str = "/usr/lib/ocf/resource.d/rha";
 /// Our provider name.
 const PROVIDER: &str = "rha";
 
+/// A directory for [`crate::LabConfig::ocf_rha_dir`]: copies of `agents` (installed name,
+/// binary), executable and readable by everyone as Pacemaker's executor needs. The lab mounts
+/// it while it runs, so keep the returned directory alive until the lab is torn down.
+pub fn agents_dir(agents: &[(&str, &Path)]) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().context("creating the agents directory")?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+    for (name, binary) in agents {
+        let to = dir.path().join(name);
+        fs::copy(binary, &to).with_context(|| format!("copying {} to {}", binary.display(), to.display()))?;
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(dir)
+}
+
 /// A lab's replacement for /usr/lib/ocf/resource.d.
 #[derive(Clone, Debug)]
 pub struct OcfTree {
