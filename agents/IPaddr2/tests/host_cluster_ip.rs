@@ -326,3 +326,35 @@ fn with_mac_mangle_clients_learn_the_cluster_mac_by_arp() {
         assert_clean(n, &format!("node {} after stop", i + 1));
     }
 }
+
+#[test]
+fn ocf_tester_passes_for_a_cluster_ip_bucket() {
+    let c = cluster("cipo");
+    let n1 = &c.nodes[0];
+    // ocf-tester passes every -o as OCF_RESKEY_<name>, the clone fields included.
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", n1.ns.name(), "env"])
+        .arg(format!("RHA_RUN_DIR={}", n1.state.path().join("rha").display()))
+        .args(["/usr/sbin/ocf-tester", "-n", "cip:1"]);
+    for kv in [
+        format!("ip={VIP}"),
+        "cidr_netmask=24".into(),
+        "nic=eth0".into(),
+        format!("mac={MAC}"),
+        "clusterip_mac_mangle=true".into(),
+        "CRM_meta_clone=1".into(),
+        "CRM_meta_clone_max=2".into(),
+        "CRM_meta_clone_node_max=2".into(),
+        "CRM_meta_globally_unique=true".into(),
+    ] {
+        cmd.arg("-o").arg(kv);
+    }
+    let o = cmd.arg(common::ours()).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("passed all tests"),
+        "ocf-tester failed:\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_clean(n1, "after ocf-tester");
+}
