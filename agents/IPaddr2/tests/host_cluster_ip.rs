@@ -1,8 +1,10 @@
 //! Cluster-IP clone mode against the real kernel (host tier): two nodes and a client on one
 //! bridge, all in namespaces. The client sends to the cluster MAC (a static neighbour entry,
 //! as a router would have, or learnt by ARP with `clusterip_mac_mangle`); every node sees every
-//! packet and the nftables hash makes exactly one of them accept it. Pings from 32 source addresses prove it: every one is answered, and
-//! the nodes' bucket counters add up to exactly 32 accepted packets.
+//! packet and the nftables hash makes exactly one of them accept it. Pings from 32 source
+//! addresses prove it: every one is answered, and the nodes' bucket counters add up to exactly
+//! 32 accepted packets. Also: buckets moving, damage behind the agent's back, concurrent
+//! instances, refused configurations, ocf-tester.
 
 mod common;
 
