@@ -251,8 +251,13 @@ fn forget_record(ctx: &Context) -> OcfResult<()> {
     remove_if_exists(&file).map_err(|e| OcfError::generic(format!("removing {}: {e}", file.display())))
 }
 
-/// The node-wide lock of one address's cluster IP.
-fn lock(cfg: &Config, ctx: &Context) -> OcfResult<NodeLock> {
+/// The buckets programmed on this node for `ip` (none without a table).
+pub fn buckets_here(ip: IpAddr) -> OcfResult<Vec<u32>> {
+    Ok(read_table(NfFamily::Ip, ip)?.as_deref().map(buckets).unwrap_or_default())
+}
+
+/// The node-wide lock of one address's cluster IP (also taken by a plain stop of the address).
+pub fn lock(cfg: &Config, ctx: &Context) -> OcfResult<NodeLock> {
     let path = StateDir::for_agent(INFO.name).file(&format!("{}.cip.lock", table_name(cfg.ip)));
     NodeLock::acquire(&path, &ctx.deadline)
 }

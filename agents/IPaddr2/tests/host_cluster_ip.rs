@@ -360,3 +360,25 @@ fn ocf_tester_passes_for_a_cluster_ip_bucket() {
     );
     assert_clean(n1, "after ocf-tester");
 }
+
+#[test]
+fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
+    let c = cluster("cipw");
+    let n1 = &c.nodes[0];
+    let plain = |action: &str| {
+        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &[("OCF_RESOURCE_INSTANCE", "cip")])
+    };
+    // The address ran as a primitive; the clone's bucket starts before the orphan stops.
+    expect(&plain("start"), 0, "the primitive");
+    expect(&run(n1, 0, "start", &[], &[]), 0, "bucket 1 over the primitive's address");
+    let s = plain("stop");
+    expect(&s, 0, "the orphaned primitive's stop");
+    assert!(s.stderr.contains("stays configured"), "{s}");
+    expect(&run(n1, 0, "monitor", &[], RECURRING), 0, "bucket 1 keeps its address");
+    expect(&run(n1, 0, "stop", &[], &[]), 0, "stop bucket 1");
+    assert_clean(n1, "after both");
+}
