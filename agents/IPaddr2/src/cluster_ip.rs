@@ -381,14 +381,14 @@ pub fn start(
     // Recorded before anything changes: a stop after a killed start finds all of it.
     write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
     let table = read_table(NfFamily::Ip, cfg.ip)?;
-    let script = match &table {
+    let mut script = match &table {
         Some(rules)
             if has_comment(rules, DROP_COMMENT) && has_comment(rules, &bucket_comment(spec.bucket)) =>
         {
-            None
+            String::new()
         }
         Some(rules) if has_comment(rules, DROP_COMMENT) => {
-            Some(format!("insert rule ip {} {CHAIN} {}\n", table_name(cfg.ip), hash.bucket_rule(spec.bucket)))
+            format!("insert rule ip {} {CHAIN} {}\n", table_name(cfg.ip), hash.bucket_rule(spec.bucket))
         }
         // No table, or one without its drop rule (damaged): write it whole, keeping the
         // buckets other instances hold here.
@@ -398,10 +398,9 @@ pub fn start(
             b.push(spec.bucket);
             b.sort_unstable();
             b.dedup();
-            Some(hash.table_script(&b))
+            hash.table_script(&b)
         }
     };
-    let mut script = script.unwrap_or_default();
     if spec.mac_mangle && !arp_mangled(cfg.ip)? {
         script.push_str(&hash.arp_script());
     }
@@ -430,16 +429,20 @@ pub fn start(
         link::set_up(nl, place.link.index).map_err(net_err)?;
     }
     let st = monitor::state(nl, cfg, ctx)?;
-    match monitor_state(cfg, spec, ctx, st)? {
+    match monitor(cfg, spec, ctx, st)? {
         Status::Running => {
             ocf_shim::info!(
-                "{} serves bucket {} of {} on {}: neighbours must send to the cluster MAC {} \
-                 (no gratuitous ARP in cluster-IP mode)",
+                "{} serves bucket {} of {} on {}; neighbours reach it at the cluster MAC {} ({})",
                 cfg.ip,
                 spec.bucket,
                 spec.total,
                 place.link.name,
-                format_mac(&mac)
+                format_mac(&mac),
+                if spec.mac_mangle {
+                    "answered by ARP"
+                } else {
+                    "a static entry: no ARP or gratuitous ARP gives it"
+                }
             );
             Ok(())
         }
@@ -503,10 +506,6 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
 /// running" for an instance that was never started here, so probing bucket 2 on a node that
 /// serves only bucket 1 is 7, not a failure; for an instance that was started, it is a failure.
 pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> OcfResult<Status> {
-    monitor_state(cfg, spec, ctx, st)
-}
-
-fn monitor_state(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> OcfResult<Status> {
     let table = read_table(NfFamily::Ip, cfg.ip)?;
     let rules = table.as_deref().unwrap_or_default();
     let record = read_record(ctx);
