@@ -96,6 +96,17 @@ fn env_u64(name: &str) -> Option<u64> {
     env_str(name).and_then(|v| v.parse().ok())
 }
 
+/// The clone fields Pacemaker passes as numbers: one that is set but is not a number is a
+/// configuration error (a clone whose size is unknown must not act as a primitive).
+pub fn clone_fields_error() -> Option<OcfError> {
+    ["clone", "clone_max", "clone_node_max"].into_iter().find_map(|f| {
+        let name = format!("OCF_RESKEY_CRM_meta_{f}");
+        let raw = std::env::var_os(&name)?;
+        let ok = raw.to_str().map(str::trim).is_some_and(|v| v.is_empty() || v.parse::<u32>().is_ok());
+        (!ok).then(|| OcfError::configured(format!("{name}={} is not a number", crate::params::quote(&raw))))
+    })
+}
+
 /// Parse a Pacemaker duration as given in `CRM_meta_*` (milliseconds, maybe with a suffix).
 fn parse_ms(v: &str) -> Option<u64> {
     let v = v.trim();

@@ -133,6 +133,9 @@ pub fn run_action<A: Agent>(arg: Option<OsString>, start: Instant) -> OcfCode {
         ctx.interval_ms,
         ctx.check_level
     ));
+    if let Some(e) = crate::context::clone_fields_error() {
+        return invalid_configuration(&ctx, e);
+    }
     let params = Params::from_env(info);
     let cfg = match A::configure(&params, &ctx) {
         Ok(cfg) => cfg,

@@ -120,6 +120,13 @@ fn invalid_configuration_follows_pacemaker_rules() {
             "{reason}"
         );
     }
+    // Clone fields that are not numbers: the same rules (upstream IPaddr2 answers 6 too).
+    let clone = ("OCF_RESKEY_CRM_meta_clone_max", "two");
+    assert_eq!(code(&run("monitor", &[clone, ("OCF_RESKEY_CRM_meta_interval", "0")])), 7);
+    assert_eq!(code(&run("stop", &[clone])), 0);
+    let o = run("start", &[clone]);
+    assert_eq!(code(&o), 6);
+    assert!(stderr(&o).contains("OCF_RESKEY_CRM_meta_clone_max='two' is not a number"), "{}", stderr(&o));
     // Pacemaker's prefix is honoured, booleans are strict.
     let o = run("start", &[("OCF_RESKEY_fail_start", "perhaps"), ("OCF_EXIT_REASON_PREFIX", "why:")]);
     assert_eq!(code(&o), 6);
