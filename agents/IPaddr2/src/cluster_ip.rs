@@ -69,13 +69,6 @@ impl ClusterIpSpec {
         warnings: &mut Vec<String>,
     ) -> OcfResult<ClusterIpSpec> {
         let configured = |m: String| OcfError::configured(m);
-        if family != Family::V4 {
-            return Err(configured(
-                "cluster-IP clone mode supports IPv4 addresses only in ocf:rha:IPaddr2 \
-                 (use one IPv6 address per primitive, or unique_clone_address with IPv4)"
-                    .into(),
-            ));
-        }
         if !clone.globally_unique {
             return Err(configured(format!(
                 "cluster-IP clone mode needs meta globally-unique=true: each of the clone-max={} \
@@ -104,6 +97,13 @@ impl ClusterIpSpec {
             }
         }
         let mac_mangle = p.bool("clusterip_mac_mangle")?;
+        if mac_mangle && family == Family::V6 {
+            return Err(configured(
+                "clusterip_mac_mangle rewrites ARP, IPv4 only: give the routers a static neighbour \
+                 entry for an IPv6 cluster IP"
+                    .into(),
+            ));
+        }
         if let Some(h) =
             p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
         {
@@ -163,7 +163,7 @@ fn parse_seed(s: &str) -> Option<u32> {
 
 /// md5 of what ocf:heartbeat:IPaddr2 hashes: `echo $ip $NETMASK $BRDCAST` (an empty broadcast
 /// disappears with its separator), so a mixed or migrated cluster derives the same values.
-fn digest(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 16] {
+fn digest(ip: IpAddr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 16] {
     let line = match broadcast {
         Some(b) => format!("{ip} {prefix} {b}\n"),
         None => format!("{ip} {prefix}\n"),
@@ -171,9 +171,13 @@ fn digest(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 16] {
     Md5::digest(line.as_bytes()).into()
 }
 
-/// The default cluster MAC: the digest's first six octets with the first made odd (multicast).
-pub fn derived_mac(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 6] {
+/// The default cluster MAC: the digest's first six octets with the first made odd (multicast);
+/// for IPv6, `33:33` (the IPv6 multicast prefix) and the digest's octets 3 to 6.
+pub fn derived_mac(ip: IpAddr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8; 6] {
     let d = digest(ip, prefix, broadcast);
+    if ip.is_ipv6() {
+        return [0x33, 0x33, d[2], d[3], d[4], d[5]];
+    }
     let mut mac = [d[0], d[1], d[2], d[3], d[4], d[5]];
     // upstream turns an even second hex digit into 1: the same as setting the low bit when
     // that digit is even, and a digit that is odd already stays.
@@ -184,12 +188,18 @@ pub fn derived_mac(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> [u8
 }
 
 /// The default hash seed: the digest's first four octets (its first eight hex digits).
-pub fn derived_seed(ip: Ipv4Addr, prefix: u8, broadcast: Option<Ipv4Addr>) -> u32 {
+pub fn derived_seed(ip: IpAddr, prefix: u8, broadcast: Option<Ipv4Addr>) -> u32 {
     let d = digest(ip, prefix, broadcast);
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
-/// The nftables table of an address: `IPaddr2_198_51_100_10`.
+/// The nftables family of an address's table; its keyword is also the address match's
+/// (`ip daddr`, `ip6 daddr`).
+fn l3(ip: IpAddr) -> NfFamily {
+    if ip.is_ipv6() { NfFamily::Ip6 } else { NfFamily::Ip }
+}
+
+/// The nftables table of an address: `IPaddr2_198_51_100_10`, `IPaddr2_2001_db8__10`.
 pub fn table_name(ip: IpAddr) -> String {
     format!("IPaddr2_{}", ip.to_string().replace(['.', ':'], "_"))
 }
@@ -253,7 +263,7 @@ fn forget_record(ctx: &Context) -> OcfResult<()> {
 
 /// The buckets programmed on this node for `ip` (none without a table).
 pub fn buckets_here(ip: IpAddr) -> OcfResult<Vec<u32>> {
-    Ok(read_table(NfFamily::Ip, ip)?.as_deref().map(buckets).unwrap_or_default())
+    Ok(read_table(l3(ip), ip)?.as_deref().map(buckets).unwrap_or_default())
 }
 
 /// The node-wide lock of one address's cluster IP (also taken by a plain stop of the address).
@@ -297,8 +307,9 @@ struct Hash<'a> {
 
 impl Hash<'_> {
     fn bucket_rule(&self, bucket: u32) -> String {
+        let f = l3(self.ip).keyword();
         format!(
-            "iif \"{}\" ip daddr {} jhash ip saddr mod {} seed {:#010x} offset 1 == {bucket} \
+            "iif \"{}\" {f} daddr {} jhash {f} saddr mod {} seed {:#010x} offset 1 == {bucket} \
              meta pkttype set host counter accept comment \"{}\"",
             self.nic,
             self.ip,
@@ -311,16 +322,16 @@ impl Hash<'_> {
     /// The whole table, replacing whatever is there (`add` then `delete` makes the delete
     /// succeed when there was none), with these buckets.
     fn table_script(&self, buckets: &[u32]) -> String {
-        let t = table_name(self.ip);
+        let (t, f) = (table_name(self.ip), l3(self.ip).keyword());
         let mut s = format!(
-            "add table ip {t}\ndelete table ip {t}\ntable ip {t} {{\n  chain {CHAIN} {{\n    \
+            "add table {f} {t}\ndelete table {f} {t}\ntable {f} {t} {{\n  chain {CHAIN} {{\n    \
              type filter hook prerouting priority mangle; policy accept;\n"
         );
         for &b in buckets {
             s.push_str(&format!("    {}\n", self.bucket_rule(b)));
         }
         s.push_str(&format!(
-            "    iif \"{}\" ip daddr {} counter drop comment \"{DROP_COMMENT}\"\n  }}\n}}\n",
+            "    iif \"{}\" {f} daddr {} counter drop comment \"{DROP_COMMENT}\"\n  }}\n}}\n",
             self.nic, self.ip
         ));
         s
@@ -364,13 +375,12 @@ pub fn start(
     nft_binary()?;
     check_nic_name(&place.link.name)?;
     let _lock = lock(cfg, ctx)?;
-    let IpAddr::V4(v4) = cfg.ip else { unreachable!("cluster IP is IPv4 only (checked in configure)") };
-    let mac = spec.mac.unwrap_or_else(|| derived_mac(v4, place.prefix_len, place.broadcast));
+    let mac = spec.mac.unwrap_or_else(|| derived_mac(cfg.ip, place.prefix_len, place.broadcast));
     let hash = Hash {
         ip: cfg.ip,
         nic: &place.link.name,
         total: spec.total,
-        seed: spec.seed.unwrap_or_else(|| derived_seed(v4, place.prefix_len, place.broadcast)),
+        seed: spec.seed.unwrap_or_else(|| derived_seed(cfg.ip, place.prefix_len, place.broadcast)),
         mac,
     };
 
@@ -380,7 +390,7 @@ pub fn start(
     }
     // Recorded before anything changes: a stop after a killed start finds all of it.
     write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
-    let table = read_table(NfFamily::Ip, cfg.ip)?;
+    let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mut script = match &table {
         Some(rules)
             if has_comment(rules, DROP_COMMENT) && has_comment(rules, &bucket_comment(spec.bucket)) =>
@@ -388,7 +398,12 @@ pub fn start(
             String::new()
         }
         Some(rules) if has_comment(rules, DROP_COMMENT) => {
-            format!("insert rule ip {} {CHAIN} {}\n", table_name(cfg.ip), hash.bucket_rule(spec.bucket))
+            format!(
+                "insert rule {} {} {CHAIN} {}\n",
+                l3(cfg.ip).keyword(),
+                table_name(cfg.ip),
+                hash.bucket_rule(spec.bucket)
+            )
         }
         // No table, or one without its drop rule (damaged): write it whole, keeping the
         // buckets other instances hold here.
@@ -422,6 +437,7 @@ pub fn start(
         ))
     })?;
     if matches!(st, State::Absent) {
+        start::add_addrlabel(nl, cfg);
         start::add_address(nl, cfg, place)?;
     }
     if !place.link.is_admin_up() {
@@ -456,7 +472,7 @@ pub fn start(
 /// multicast group and the address with it.
 pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> {
     let _lock = lock(cfg, ctx)?;
-    let table = read_table(NfFamily::Ip, cfg.ip)?;
+    let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mine = bucket_comment(spec.bucket);
     let others: Vec<u32> =
         table.as_deref().map(buckets).unwrap_or_default().into_iter().filter(|&b| b != spec.bucket).collect();
@@ -468,7 +484,13 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
                 cfg.ip
             );
             nft_apply(
-                &format!("delete rule ip {} {} handle {}\n", table_name(cfg.ip), r.chain, r.handle),
+                &format!(
+                    "delete rule {} {} {} handle {}\n",
+                    l3(cfg.ip).keyword(),
+                    table_name(cfg.ip),
+                    r.chain,
+                    r.handle
+                ),
                 ctx,
             )?;
         }
@@ -476,7 +498,7 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
     }
     let mut script = String::new();
     for (family, present) in
-        [(NfFamily::Ip, table.is_some()), (NfFamily::Arp, read_table(NfFamily::Arp, cfg.ip)?.is_some())]
+        [(l3(cfg.ip), table.is_some()), (NfFamily::Arp, read_table(NfFamily::Arp, cfg.ip)?.is_some())]
     {
         if present {
             script.push_str(&format!("delete table {} {}\n", family.keyword(), table_name(cfg.ip)));
@@ -506,25 +528,25 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
 /// running" for an instance that was never started here, so probing bucket 2 on a node that
 /// serves only bucket 1 is 7, not a failure; for an instance that was started, it is a failure.
 pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> OcfResult<Status> {
-    let table = read_table(NfFamily::Ip, cfg.ip)?;
+    let table = read_table(l3(cfg.ip), cfg.ip)?;
     let rules = table.as_deref().unwrap_or_default();
     let record = read_record(ctx);
-    let t = table_name(cfg.ip);
+    let (t, f) = (table_name(cfg.ip), l3(cfg.ip).keyword());
     if !has_comment(rules, &bucket_comment(spec.bucket)) {
         return match record {
             None => Ok(Status::NotRunning),
             Some(_) if table.is_none() => {
-                Err(OcfError::generic(format!("the cluster-IP table ip {t} of {} is gone", cfg.ip)))
+                Err(OcfError::generic(format!("the cluster-IP table {f} {t} of {} is gone", cfg.ip)))
             }
             Some(_) => Err(OcfError::generic(format!(
-                "bucket {} is missing from the cluster-IP table ip {t}",
+                "bucket {} is missing from the cluster-IP table {f} {t}",
                 spec.bucket
             ))),
         };
     }
     if !has_comment(rules, DROP_COMMENT) {
         return Err(OcfError::generic(format!(
-            "the drop rule of the cluster-IP table ip {t} is missing: this node would accept every bucket"
+            "the drop rule of the cluster-IP table {f} {t} is missing: this node would accept every bucket"
         )));
     }
     let link = match st {
@@ -570,15 +592,18 @@ mod tests {
     fn derivations_match_upstreams_shell() {
         // The values themselves are checked against md5sum below; here the rules around them.
         let ip = Ipv4Addr::new(198, 51, 100, 10);
-        let mac = derived_mac(ip, 24, Some(Ipv4Addr::new(198, 51, 100, 255)));
+        let mac = derived_mac(IpAddr::V4(ip), 24, Some(Ipv4Addr::new(198, 51, 100, 255)));
         assert_eq!(mac[0] & 1, 1, "multicast");
-        assert_ne!(derived_mac(ip, 24, None), mac, "the broadcast is part of the input");
+        assert_ne!(derived_mac(IpAddr::V4(ip), 24, None), mac, "the broadcast is part of the input");
+        let v6: IpAddr = "2001:db8::10".parse().unwrap();
+        assert_eq!(derived_mac(v6, 64, None)[..2], [0x33, 0x33], "the IPv6 multicast prefix");
+        assert_eq!(table_name(v6), "IPaddr2_2001_db8__10");
         assert_eq!(table_name(IpAddr::V4(ip)), "IPaddr2_198_51_100_10");
     }
 
     #[test]
     fn derivations_agree_with_md5sum() {
-        let ip = Ipv4Addr::new(198, 51, 100, 10);
+        let ip = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10));
         let brd = Some(Ipv4Addr::new(198, 51, 100, 255));
         let out = std::process::Command::new("sh")
             .args(["-c", "echo 198.51.100.10 24 198.51.100.255 | md5sum"])

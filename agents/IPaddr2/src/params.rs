@@ -72,7 +72,8 @@ static PARAMETERS: &[Parameter] = &[
         .default("99"),
     Parameter::string("mac").short("Cluster IP MAC address").long(
         "Cluster-IP clone mode: the multicast MAC address clients send to (first octet odd). \
-         Default: derived from md5 of 'ip netmask broadcast' as ocf:heartbeat:IPaddr2 does. \
+         Default: derived from md5 of 'ip netmask broadcast' as ocf:heartbeat:IPaddr2 does \
+         (IPv6: 33:33 and four octets of it). \
          Neighbours learn it by ARP with clusterip_mac_mangle, else need a static entry.",
     ),
     Parameter::string("clusterip_hash")
@@ -218,8 +219,8 @@ pub static INFO: AgentInfo = AgentInfo {
                neighbours (gratuitous ARP, unsolicited Neighbour Advertisements) and removes it \
                again. A drop-in replacement for ocf:heartbeat:IPaddr2 with the same parameters, \
                working through rtnetlink and raw sockets without running any program. \
-               As a globally-unique clone with clone-max greater than 1 it runs in cluster-IP mode \
-               (IPv4): every node holds the address, clients send to a multicast MAC, and an \
+               As a globally-unique clone with clone-max greater than 1 it runs in cluster-IP mode: \
+               every node holds the address, clients send to a multicast MAC, and an \
                nftables hash of the source address makes each instance (one hash bucket) accept \
                its share; use clone-node-max of 2 or more so buckets can move. Or set \
                unique_clone_address to give each instance its own address.",

@@ -80,12 +80,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     if cfg.run_arping {
         detect_duplicate_ipv4(cfg, ctx, &place.link)?;
     }
-    if let (Some(label), IpAddr::V6(v6)) = (cfg.addrlabel, cfg.ip) {
-        match addrlabel::add(&mut nl, v6, 128, label) {
-            Err(e) if !e.is_errno(&[libc::EEXIST]) => ocf_shim::warn!("{e}"),
-            _ => {}
-        }
-    }
+    add_addrlabel(&mut nl, cfg);
     add_address(&mut nl, cfg, &place)?;
     if !place.link.is_admin_up() {
         ocf_shim::info!("bringing {} up", place.link.name);
@@ -115,12 +110,24 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     Ok(())
 }
 
+/// The IPv6 address label (`lvs_ipv6_addrlabel`), if any; a failure is only logged.
+pub(crate) fn add_addrlabel(nl: &mut Netlink, cfg: &Config) {
+    if let (Some(label), IpAddr::V6(v6)) = (cfg.addrlabel, cfg.ip) {
+        match addrlabel::add(nl, v6, 128, label) {
+            Err(e) if !e.is_errno(&[libc::EEXIST]) => ocf_shim::warn!("{e}"),
+            _ => {}
+        }
+    }
+}
+
 /// Adds the address where findif placed it (an address someone added meanwhile is fine).
 pub(crate) fn add_address(nl: &mut Netlink, cfg: &Config, place: &Placement) -> OcfResult<()> {
     let mut new = NewAddress::new(place.link.index, cfg.ip, place.prefix_len);
     new.label = place.label.clone();
     new.broadcast = place.broadcast;
-    new.nodad = cfg.nodad;
+    // Cluster IP: every node holds the address, so duplicate address detection would fail
+    // on all but the first.
+    new.nodad = cfg.nodad || cfg.cluster_ip.is_some();
     new.noprefixroute = cfg.noprefixroute;
     if cfg.family == Family::V6 {
         new.preferred = cfg.preferred_lft;

@@ -7,7 +7,6 @@
 use std::net::IpAddr;
 
 use ocf_shim::{Context, OcfError, OcfResult};
-use rha_net::address::Family;
 use rha_net::{address, addrlabel, route};
 
 use crate::params::Config;
@@ -22,23 +21,17 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     if let Some(spec) = &cfg.cluster_ip {
         return cluster_ip::stop(cfg, spec, ctx);
     }
-    if cfg.family == Family::V4 {
-        // The address may also serve cluster-IP buckets on this node: a primitive wrapped into
-        // a clone is stopped (as an orphan) while the clone starts. Under the buckets' lock,
-        // either they come first and the address stays for them, or this stop does and their
-        // start adds it again.
-        // Neither may fail the stop of a plain address (a failed stop fences the node): without
-        // nftables in this kernel there are no buckets.
-        let _lock = cluster_ip::lock(cfg, ctx).inspect_err(|e| ocf_shim::warn!("{}", e.reason)).ok();
-        let buckets = cluster_ip::buckets_here(cfg.ip).unwrap_or_default();
-        if !buckets.is_empty() {
-            ocf_shim::info!(
-                "{} stays configured: cluster-IP buckets {buckets:?} on this node use it",
-                cfg.ip
-            );
-            return findif::forget(ctx);
-        }
-        return take_down(cfg, ctx);
+    // The address may also serve cluster-IP buckets on this node: a primitive wrapped into
+    // a clone is stopped (as an orphan) while the clone starts. Under the buckets' lock,
+    // either they come first and the address stays for them, or this stop does and their
+    // start adds it again.
+    // Neither may fail the stop of a plain address (a failed stop fences the node): without
+    // nftables in this kernel there are no buckets.
+    let _lock = cluster_ip::lock(cfg, ctx).inspect_err(|e| ocf_shim::warn!("{}", e.reason)).ok();
+    let buckets = cluster_ip::buckets_here(cfg.ip).unwrap_or_default();
+    if !buckets.is_empty() {
+        ocf_shim::info!("{} stays configured: cluster-IP buckets {buckets:?} on this node use it", cfg.ip);
+        return findif::forget(ctx);
     }
     take_down(cfg, ctx)
 }

@@ -17,6 +17,25 @@ use rha_harness::netns::Netns;
 
 const VIP: &str = "198.51.100.10";
 const TABLE: &str = "IPaddr2_198_51_100_10";
+
+/// What the tests of one address family use.
+struct Fam {
+    vip: &'static str,
+    table: &'static str,
+    /// nft's family keyword.
+    nft: &'static str,
+    /// The client's `n`th source address.
+    source: fn(u32) -> String,
+}
+
+const V4: Fam = Fam { vip: VIP, table: TABLE, nft: "ip", source: |n| format!("198.51.100.{}", 100 + n) };
+const V6: Fam = Fam {
+    vip: "2001:db8::10",
+    table: "IPaddr2_2001_db8__10",
+    nft: "ip6",
+    source: |n| format!("2001:db8::{:x}", 0x100 + n),
+};
+const MAC6: &str = "33:33:00:00:00:0a";
 const MAC: &str = "03:00:00:00:00:0a";
 const SOURCES: u32 = 32;
 
@@ -44,17 +63,23 @@ fn cluster_with(tag: &str, static_neighbour: bool) -> Cluster {
         let ns = Netns::new(&format!("{tag}{i}")).unwrap();
         ns.connect_to("eth0", &switch, "br0", &format!("p{i}")).unwrap();
         ns.add_addr("eth0", &format!("198.51.100.{i}/24")).unwrap();
+        ns.add_addr("eth0", &format!("2001:db8::{i}/64")).unwrap();
         ns.link_up("lo").unwrap();
         nodes.push(Node { ns, state: tempfile::tempdir().unwrap() });
     }
     let client = Netns::new(&format!("{tag}c")).unwrap();
     client.connect_to("eth0", &switch, "br0", "pc").unwrap();
     for s in 0..SOURCES {
-        client.add_addr("eth0", &format!("198.51.100.{}/24", 100 + s)).unwrap();
+        client.add_addr("eth0", &format!("{}/24", (V4.source)(s))).unwrap();
+        client.add_addr("eth0", &format!("{}/64", (V6.source)(s))).unwrap();
     }
     if static_neighbour {
         client.ip(&["neigh", "replace", VIP, "lladdr", MAC, "dev", "eth0", "nud", "permanent"]).unwrap();
     }
+    // IPv6 neighbours always need the static entry (cluster IP rewrites only ARP).
+    client
+        .ip(&["-6", "neigh", "replace", V6.vip, "lladdr", MAC6, "dev", "eth0", "nud", "permanent"])
+        .unwrap();
     Cluster { nodes, client, _switch: switch }
 }
 
@@ -91,8 +116,8 @@ fn expect(o: &Outcome, code: i32, what: &str) {
 }
 
 /// Packets each bucket rule and the drop rule of `node` counted: (bucket → packets, dropped).
-fn counters(node: &Node) -> (Vec<(u32, u64)>, u64) {
-    let out = node.ns.run(&["nft", "list", "table", "ip", TABLE]).unwrap();
+fn counters(node: &Node, f: &Fam) -> (Vec<(u32, u64)>, u64) {
+    let out = node.ns.run(&["nft", "list", "table", f.nft, f.table]).unwrap();
     let mut buckets = Vec::new();
     let mut dropped = 0;
     for line in out.stdout.lines() {
@@ -113,14 +138,14 @@ fn counters(node: &Node) -> (Vec<(u32, u64)>, u64) {
 
 /// What the nodes' rules counted while `f` ran: per node, (bucket → packets, dropped).
 /// (Anonymous rule counters cannot be reset by Debian 12's nft, so this takes differences.)
-fn counted_during(c: &Cluster, f: impl FnOnce()) -> Vec<(Vec<(u32, u64)>, u64)> {
-    let before: Vec<_> = c.nodes.iter().map(counters).collect();
+fn counted_during(c: &Cluster, fam: &Fam, f: impl FnOnce()) -> Vec<(Vec<(u32, u64)>, u64)> {
+    let before: Vec<_> = c.nodes.iter().map(|n| counters(n, fam)).collect();
     f();
     c.nodes
         .iter()
         .zip(before)
         .map(|(n, (b0, d0))| {
-            let (b1, d1) = counters(n);
+            let (b1, d1) = counters(n, fam);
             let delta = b1
                 .iter()
                 .map(|&(k, p)| (k, p - b0.iter().find(|&&(k0, _)| k0 == k).map_or(0, |&(_, p0)| p0)))
@@ -132,11 +157,11 @@ fn counted_during(c: &Cluster, f: impl FnOnce()) -> Vec<(Vec<(u32, u64)>, u64)> 
 
 /// Pings the address once from every source at the same time; returns the sources that got
 /// no answer.
-fn ping_from_all(c: &Cluster) -> Vec<String> {
+fn ping_from_all(c: &Cluster, f: &Fam) -> Vec<String> {
     let script = (0..SOURCES)
         .map(|s| {
-            let src = format!("198.51.100.{}", 100 + s);
-            format!("(ping -n -q -c 1 -W 3 -I {src} {VIP} >/dev/null 2>&1 || echo {src}) &")
+            let src = (f.source)(s);
+            format!("(ping -n -q -c 1 -W 3 -I {src} {} >/dev/null 2>&1 || echo {src}) &", f.vip)
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -147,11 +172,13 @@ fn ping_from_all(c: &Cluster) -> Vec<String> {
 /// Nothing of the cluster IP is left on `node`: table, address, multicast group, state files.
 fn assert_clean(node: &Node, what: &str) {
     let tables = node.ns.run(&["nft", "list", "tables"]).unwrap().stdout;
-    assert!(!tables.contains(TABLE), "{what}: table left: {tables}");
+    assert!(!tables.contains("IPaddr2_"), "{what}: table left: {tables}");
     let addrs = node.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
-    assert!(!addrs.contains(&format!(" {VIP}/")), "{what}: address left: {addrs}");
+    for f in [&V4, &V6] {
+        assert!(!addrs.contains(&format!(" {}/", f.vip)), "{what}: address left: {addrs}");
+    }
     let maddr = node.ns.ip(&["maddr", "show", "dev", "eth0"]).unwrap().stdout;
-    assert!(!maddr.contains(MAC), "{what}: multicast MAC left: {maddr}");
+    assert!(!maddr.contains(MAC) && !maddr.contains(MAC6), "{what}: multicast MAC left: {maddr}");
     let files = state_files(node.state.path());
     assert!(files.is_empty(), "{what}: state files left: {files:?}");
 }
@@ -180,7 +207,7 @@ fn each_client_is_served_by_exactly_one_node_and_buckets_move() {
     expect(&run(n1, 1, "monitor", &[], PROBE), 7, "probe of bucket 2 where only bucket 1 runs");
 
     let mut lost = Vec::new();
-    let seen = counted_during(&c, || lost = ping_from_all(&c));
+    let seen = counted_during(&c, &V4, || lost = ping_from_all(&c, &V4));
     assert!(lost.is_empty(), "unanswered sources: {lost:?}");
     let ((b1, d1), (b2, d2)) = (&seen[0], &seen[1]);
     assert_eq!(b1.len(), 1, "node 1 buckets: {b1:?}");
@@ -196,7 +223,7 @@ fn each_client_is_served_by_exactly_one_node_and_buckets_move() {
     expect(&run(n1, 1, "start", &[], &[]), 0, "start bucket 2 on node 1");
     expect(&run(n1, 1, "start", &[], &[]), 0, "start bucket 2 on node 1 again (idempotent)");
     let mut lost = Vec::new();
-    let seen = counted_during(&c, || lost = ping_from_all(&c));
+    let seen = counted_during(&c, &V4, || lost = ping_from_all(&c, &V4));
     assert!(lost.is_empty(), "unanswered sources with both buckets on node 1: {lost:?}");
     let b1 = &seen[0].0;
     assert_eq!(b1.iter().map(|b| b.1).sum::<u64>(), u64::from(SOURCES), "node 1 takes everything: {b1:?}");
@@ -258,7 +285,7 @@ fn two_instances_starting_and_stopping_at_once_share_one_table() {
         });
         expect(&a, 0, &format!("round {round}: start bucket 1"));
         expect(&b, 0, &format!("round {round}: start bucket 2"));
-        let (buckets, _) = counters(n1);
+        let (buckets, _) = counters(n1, &V4);
         assert_eq!(buckets.len(), 2, "round {round}: {buckets:?}");
         let rules = n1.ns.run(&["nft", "list", "table", "ip", TABLE]).unwrap().stdout;
         assert_eq!(rules.matches("cip-drop").count(), 1, "round {round}: one drop rule\n{rules}");
@@ -279,7 +306,17 @@ fn configurations_cluster_ip_cannot_serve_are_refused() {
     let n1 = &c.nodes[0];
     let cases: &[(&str, Pairs, Pairs, &str)] = &[
         ("anonymous clone", &[], &[("OCF_RESKEY_CRM_meta_globally_unique", "false")], "globally-unique=true"),
-        ("IPv6", &[("ip", "2001:db8::10"), ("cidr_netmask", "64")], &[], "IPv4 addresses only"),
+        (
+            "IPv6 with ARP rewriting",
+            &[
+                ("ip", "2001:db8::10"),
+                ("cidr_netmask", "64"),
+                ("mac", MAC6),
+                ("clusterip_mac_mangle", "true"),
+            ],
+            &[],
+            "IPv4 only",
+        ),
         ("unicast mac", &[("mac", "02:00:00:00:00:0a")], &[], "not a multicast MAC"),
         ("bad mac", &[("mac", "03:00:00:00:0a")], &[], "not a MAC address"),
         ("bad seed", &[("clusterip_hash_seed", "0xfffffffff")], &[], "not a 32-bit number"),
@@ -312,7 +349,7 @@ fn with_mac_mangle_clients_learn_the_cluster_mac_by_arp() {
     let mangle = [("clusterip_mac_mangle", "true")];
     expect(&run(n1, 0, "start", &mangle, &[]), 0, "start bucket 1 on node 1");
     expect(&run(n2, 1, "start", &mangle, &[]), 0, "start bucket 2 on node 2");
-    let lost = ping_from_all(&c);
+    let lost = ping_from_all(&c, &V4);
     assert!(lost.is_empty(), "unanswered sources: {lost:?}");
     let neigh = c.client.ip(&["neigh", "show", VIP]).unwrap().stdout;
     assert!(neigh.contains(MAC), "the client learnt the cluster MAC by ARP: {neigh}");
@@ -381,4 +418,32 @@ fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
     expect(&run(n1, 0, "monitor", &[], RECURRING), 0, "bucket 1 keeps its address");
     expect(&run(n1, 0, "stop", &[], &[]), 0, "stop bucket 1");
     assert_clean(n1, "after both");
+}
+
+#[test]
+fn ipv6_cluster_ip_serves_each_client_from_exactly_one_node() {
+    let c = cluster("cip6");
+    let (n1, n2) = (&c.nodes[0], &c.nodes[1]);
+    let v6 = [("ip", V6.vip), ("cidr_netmask", "64"), ("mac", MAC6)];
+    expect(&run(n1, 0, "monitor", &v6, PROBE), 7, "probe");
+    expect(&run(n1, 0, "start", &v6, &[]), 0, "start bucket 1 on node 1");
+    expect(&run(n2, 1, "start", &v6, &[]), 0, "start bucket 2 on node 2 (no DAD between the nodes)");
+    for (i, n) in [n1, n2].into_iter().enumerate() {
+        expect(&run(n, i as u32, "monitor", &v6, RECURRING), 0, "monitor");
+    }
+    let mut lost = Vec::new();
+    let seen = counted_during(&c, &V6, || lost = ping_from_all(&c, &V6));
+    assert!(lost.is_empty(), "unanswered IPv6 sources: {lost:?}");
+    // Besides each echo request, the client's Neighbour Advertisement answering the node's
+    // solicitation (sent from the address) goes to the cluster MAC too: both nodes see every
+    // packet, and each is accepted by exactly one and dropped by the other.
+    let accepted: Vec<u64> = seen.iter().map(|(b, _)| b.iter().map(|x| x.1).sum()).collect();
+    let dropped: u64 = seen.iter().map(|(_, d)| d).sum();
+    assert_eq!(accepted.iter().sum::<u64>(), dropped, "each packet accepted once, dropped once: {seen:?}");
+    assert!(dropped >= u64::from(SOURCES), "every echo request counted: {seen:?}");
+    assert!(accepted.iter().all(|&a| a > 0), "both nodes take a share: {seen:?}");
+    for (i, n) in [n1, n2].into_iter().enumerate() {
+        expect(&run(n, i as u32, "stop", &v6, &[]), 0, "stop");
+        assert_clean(n, &format!("node {} after stop", i + 1));
+    }
 }

@@ -291,6 +291,7 @@ mod cluster_ip {
     use super::*;
 
     pub const MAC: &str = "03:00:00:00:00:0b";
+    pub const MAC6: &str = "33:33:00:00:00:0b";
 
     /// Instance `k` (bucket `k+1`) of a 2-instance clone with clone-node-max 2, with ARP
     /// rewriting (a second nftables table to leave nothing of).
@@ -304,6 +305,16 @@ mod cluster_ip {
             .env("OCF_RESKEY_CRM_meta_clone_max", "2")
             .env("OCF_RESKEY_CRM_meta_clone_node_max", "2")
             .env("OCF_RESKEY_CRM_meta_globally_unique", "true")
+    }
+
+    /// The same for IPv6 (no ARP rewriting: IPv4 only).
+    pub fn bucket6(sb: &Sandbox, k: u32) -> AgentUnderTest {
+        bucket(sb, k)
+            .instance(&format!("cip6:{k}"))
+            .param("ip", "2001:db8::10")
+            .param("cidr_netmask", "64")
+            .param("mac", MAC6)
+            .param("clusterip_mac_mangle", "false")
     }
 
     /// IPaddr2's invariants, and no nftables table or multicast group left.
@@ -327,7 +338,11 @@ mod cluster_ip {
                     .args(["-n", &ns2, "maddr", "show", "dev", "eth0"])
                     .run_ok()
                     .map_err(|e| format!("{e:#}"))?;
-                if out.stdout.contains(MAC) { Err(format!("left: {}", out.stdout.trim())) } else { Ok(()) }
+                if out.stdout.contains(MAC) || out.stdout.contains(MAC6) {
+                    Err(format!("left: {}", out.stdout.trim()))
+                } else {
+                    Ok(())
+                }
             })
     }
 }
@@ -353,6 +368,18 @@ fn ipaddr2_cluster_ip() {
         matrix::sigkill_during_start(&b1, &inv, &plan, &mut rng),
     );
     r.record("IPaddr2 cluster IP deadlines (1000 ms)", matrix::deadlines(&b2, &inv, 1000));
+    let (c1, c2) = (cluster_ip::bucket6(&sb, 0), cluster_ip::bucket6(&sb, 1));
+    let id6 = |_: &AgentUnderTest| ipaddr2::addr_line(&sb, "2001:db8::10");
+    r.record("IPaddr2 cluster IP lifecycle (IPv6)", matrix::lifecycle(&c1, &inv, Some(&id6)));
+    r.record(
+        "IPaddr2 cluster IP two buckets on one node (IPv6)",
+        matrix::two_instances(&c1, &c2, &inv, Some(&id6)),
+    );
+    let plan6 = KillPlan { runs: 10, budget: Duration::from_secs(40), min_runs: 5, span: None };
+    r.record(
+        "IPaddr2 cluster IP SIGKILL during start (IPv6)",
+        matrix::sigkill_during_start(&c1, &inv, &plan6, &mut rng),
+    );
     r.finish();
 }
 
