@@ -3,22 +3,22 @@
 //! node accept only the packets of its buckets. Clone instance `k` (0-based) is bucket `k+1`
 //! of `clone-max`; with `clone-node-max` >= 2 a node can take over a failed node's bucket.
 //!
-//! The table, one per address (`ip IPaddr2_<address>`), holds one rule per bucket on this node
-//! and a final drop for the rest:
+//! The table, one per address (`ip IPaddr2_<address>`, or `ip6` with `ip6` matches), holds one
+//! rule per bucket on this node and a final drop for the rest:
 //!
 //! ```text
 //! iif "eth0" ip daddr VIP jhash ip saddr mod N seed S offset 1 == k meta pkttype set host counter accept comment "cip-node-k"
 //! iif "eth0" ip daddr VIP counter drop comment "cip-drop"
 //! ```
 //!
-//! With `clusterip_mac_mangle`, a table `arp IPaddr2_<address>` rewrites the sender MAC of the
-//! node's ARP replies for the address to the cluster MAC, so neighbours learn it by ARP
-//! (`comment "cip-arp"`); without it they need a static entry.
+//! With `clusterip_mac_mangle` (IPv4), a table `arp IPaddr2_<address>` sets the cluster MAC as
+//! the sender of every ARP packet the node sends for the address, so neighbours learn it by ARP
+//! (`comment "cip-arp"`); without it they need a static entry, as IPv6 neighbours always do.
 //!
-//! Changes go through `nft -f` (one kernel transaction each); monitor reads the table over
+//! Changes go through `nft -f` (one kernel transaction each); monitor reads the tables over
 //! nfnetlink. The instances of one address on one node share the table, the multicast group
-//! and the address, so start and stop hold a node-wide lock; the last bucket to leave removes
-//! all three.
+//! and the address, so start and stop hold a node-wide lock (a plain stop of the address takes
+//! it too); the last bucket to leave removes all three.
 
 use std::ffi::OsStr;
 use std::net::{IpAddr, Ipv4Addr};
@@ -56,7 +56,7 @@ pub struct ClusterIpSpec {
     pub mac: Option<[u8; 6]>,
     /// `clusterip_hash_seed`, if given (else derived at start).
     pub seed: Option<u32>,
-    /// `clusterip_mac_mangle`: ARP replies for the address carry the cluster MAC.
+    /// `clusterip_mac_mangle`: the node's ARP for the address carries the cluster MAC.
     pub mac_mangle: bool,
 }
 
