@@ -698,6 +698,13 @@ fn build(line: usize, occs: Vec<Occ>, plain: Vec<String>, r: &dyn Resolver) -> R
 type Err<'a> = dyn Fn(Option<&str>, String) -> ParseError + 'a;
 type Get<'a, 'b> = dyn Fn(Opt) -> Option<&'b Occ> + 'a;
 
+/// A scheduler or persistence engine name as the kernel's modules are named (at most
+/// `IP_VS_SCHEDNAME_MAXLEN` - 1 bytes). Anything else (a quoted name with a space, say) no kernel
+/// knows, and it could not be written back as one ipvsadm-save word.
+fn module_name(s: &str) -> bool {
+    (1..=15).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
 fn build_service(
     key: ServiceKey,
     get: &Get<'_, '_>,
@@ -707,8 +714,11 @@ fn build_service(
     let mut svc = Service::new(key);
     if let Some(o) = get(Opt::Scheduler) {
         let s = o.arg.as_deref().unwrap_or("");
-        if s.is_empty() || s.len() > 15 {
-            return Err(err(Some(s), "scheduler name must be 1 to 15 characters".into()));
+        if !module_name(s) {
+            return Err(err(
+                Some(s),
+                "scheduler name must be 1 to 15 letters, digits, '_', '-' or '.'".into(),
+            ));
         }
         svc.scheduler = s.to_string();
     }
@@ -740,8 +750,11 @@ fn build_service(
     }
     if let Some(o) = get(Opt::Pe) {
         let pe = o.arg.as_deref().unwrap_or("");
-        if pe.is_empty() || pe.len() > 15 {
-            return Err(err(Some(pe), "persistence engine name must be 1 to 15 characters".into()));
+        if !module_name(pe) {
+            return Err(err(
+                Some(pe),
+                "persistence engine name must be 1 to 15 letters, digits, '_', '-' or '.'".into(),
+            ));
         }
         svc.pe_name = Some(pe.to_string());
     }

@@ -283,6 +283,10 @@ fn errors_name_line_and_token() {
         ("-A -t 10.0.0.1:0", None, "Zero port"),
         ("-A -t 10.0.0.1:80 -b sh-port", Some("sh-port"), "incompatible scheduler flag"),
         ("-A -t 10.0.0.1:80 -s sh -b nope", Some("nope"), "invalid scheduler flag"),
+        // Found by the fuzzer: a quoted name with a space no kernel knows and no save line holds.
+        ("-A -f 5 -s \"\"\"xs \"\"\"\u{490}@h -p", Some("xs \u{490}@h"), "scheduler name must be"),
+        ("-A -t 10.0.0.1:80 -s 'w rr'", Some("w rr"), "scheduler name must be"),
+        ("-A -t 10.0.0.1:80 -s wrr --pe 's ip'", Some("s ip"), "persistence engine name must be"),
         ("-A -t 10.0.0.1:80 -p 0", Some("0"), "invalid timeout"),
         ("-A -t 10.0.0.1:80 -s averyveryverylongname", Some("averyveryverylongname"), "1 to 15"),
         ("-A -t [2001:db8::1]:80 -p -M 129", Some("129"), "illegal ipv6 netmask"),
