@@ -5,24 +5,21 @@
 #![no_main]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use libfuzzer_sys::fuzz_target;
 use rha_apache::config::parse::split_args;
 use rha_apache::config::{Listen, ParseOptions, parse};
-use rha_fuzz::{confine, copy_tree, write_files};
+use rha_fuzz::confine_with_apache;
 
 fuzz_target!(
     init: {
-        confine(|root| {
-            copy_tree(Path::new("/etc/apache2"), &root.join("etc/apache2"));
-            write_files(root, &[
-                ("srv/conf/a.conf", "Listen 127.0.0.1:8080\nPidFile run/a.pid\n"),
-                ("srv/conf/d/b.conf", "<IfModule status_module>\n<Location /st>\nSetHandler server-status\n</Location>\n</IfModule>\n"),
-                ("srv/conf/d/c.conf", "Define X 1\nInclude ../a.conf\n"),
-                ("srv/conf/self.conf", "IncludeOptional self.conf\n"),
-            ]);
-        })
+        confine_with_apache(&[
+            ("srv/conf/a.conf", "Listen 127.0.0.1:8080\nPidFile run/a.pid\n"),
+            ("srv/conf/d/b.conf", "<IfModule status_module>\n<Location /st>\nSetHandler server-status\n</Location>\n</IfModule>\n"),
+            ("srv/conf/d/c.conf", "Define X 1\nInclude ../a.conf\n"),
+            ("srv/conf/self.conf", "IncludeOptional self.conf\n"),
+        ]);
     },
     |data: &[u8]| {
         let Some((&flags, rest)) = data.split_first() else { return };

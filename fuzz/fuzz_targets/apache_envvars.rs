@@ -7,17 +7,14 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use rha_apache::config::{ShellEnv, split_words};
-use rha_fuzz::{confine, copy_tree, write_files};
+use rha_fuzz::confine_with_apache;
 
 fuzz_target!(
     init: {
-        confine(|root| {
-            copy_tree(Path::new("/etc/apache2"), &root.join("etc/apache2"));
-            write_files(root, &[
-                ("srv/env/a", "export A=1\nB=\"$A two\"\n"),
-                ("srv/env/loop", ". /srv/env/loop\n"),
-            ]);
-        })
+        confine_with_apache(&[
+            ("srv/env/a", "export A=1\nB=\"$A two\"\n"),
+            ("srv/env/loop", ". /srv/env/loop\n"),
+        ]);
     },
     |data: &[u8]| {
         let text = String::from_utf8_lossy(data);

@@ -10,17 +10,13 @@ use rha_apache::http_check::Url;
 use rha_apache::instance::Instance;
 use rha_apache::params::{Config, INFO};
 use rha_apache::testconf;
-use rha_fuzz::{agent_input, check_reason, confine, copy_tree, write_files};
-use std::path::Path;
+use rha_fuzz::{agent_input, check_reason, confine_with_apache};
 
 fuzz_target!(
     init: {
-        confine(|root| {
-            copy_tree(Path::new("/etc/apache2"), &root.join("etc/apache2"));
-            write_files(root, &[
-                ("srv/tests.conf", "test one\nurl /\nmatch html\nend\ntest two\nurl http://127.0.0.1:80/x\nmatch ok\nclient_opts -H 'X: y' -k\nend\n"),
-            ]);
-        })
+        confine_with_apache(&[
+            ("srv/tests.conf", "test one\nurl /\nmatch html\nend\ntest two\nurl http://127.0.0.1:80/x\nmatch ok\nclient_opts -H 'X: y' -k\nend\n"),
+        ]);
     },
     |data: &[u8]| {
         let Some((p, ctx, rest)) = agent_input(data, &INFO, &[Action::Start, Action::Monitor, Action::ValidateAll]) else { return };

@@ -86,6 +86,15 @@ impl rha_ipvs::save_format::Resolver for FakeResolver {
     }
 }
 
+/// [`confine`] with a copy of this machine's Debian /etc/apache2 and `files` (relative
+/// path, content) in the private root: the setup of every apache target.
+pub fn confine_with_apache(files: &[(&str, &str)]) {
+    confine(|root| {
+        copy_tree(Path::new("/etc/apache2"), &root.join("etc/apache2"));
+        write_files(root, files);
+    })
+}
+
 /// Runs the calling thread (libFuzzer's main thread: it runs the target and writes crash
 /// files) in a private mount namespace whose root is a fresh tmpfs holding only what `setup`
 /// puts there, plus the corpus and artifact paths from the command line at their own paths.
