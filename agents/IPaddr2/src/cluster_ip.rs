@@ -498,7 +498,11 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
     }
     let mut script = String::new();
     for (family, present) in
-        [(l3(cfg.ip), table.is_some()), (NfFamily::Arp, read_table(NfFamily::Arp, cfg.ip)?.is_some())]
+        // Only an IPv4 address can have the ARP table (mac_mangle is refused for IPv6).
+        [
+            (l3(cfg.ip), table.is_some()),
+            (NfFamily::Arp, cfg.ip.is_ipv4() && read_table(NfFamily::Arp, cfg.ip)?.is_some()),
+        ]
     {
         if present {
             script.push_str(&format!("delete table {} {}\n", family.keyword(), table_name(cfg.ip)));
