@@ -42,7 +42,9 @@ fn attr(e: &BytesStart, name: &str) -> Result<Option<String>, String> {
     for a in e.attributes() {
         let a = a.map_err(|e| format!("bad attribute: {e}"))?;
         if AsRef::<str>::as_ref(&a.key) == name {
-            let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| format!("bad attribute value: {e}"))?;
+            let v = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| format!("bad attribute value: {e}"))?;
             return Ok(Some(v.into_owned()));
         }
     }
@@ -209,7 +211,8 @@ fn restarts(cib: &Cib, switched: &BTreeSet<String>) -> Vec<String> {
             hit.contains(r)
                 || cib.groups.get(r).is_some_and(|m| m.iter().any(|x| hit.contains(x)))
                 || cib.clones.get(r).is_some_and(|inner| {
-                    hit.contains(inner) || cib.groups.get(inner).is_some_and(|m| m.iter().any(|x| hit.contains(x)))
+                    hit.contains(inner)
+                        || cib.groups.get(inner).is_some_and(|m| m.iter().any(|x| hit.contains(x)))
                 })
         };
         let mut add = Vec::new();
@@ -223,7 +226,9 @@ fn restarts(cib: &Cib, switched: &BTreeSet<String>) -> Vec<String> {
                 .groups
                 .get(&t)
                 .cloned()
-                .or_else(|| cib.clones.get(&t).map(|i| cib.groups.get(i).cloned().unwrap_or_else(|| vec![i.clone()])))
+                .or_else(|| {
+                    cib.clones.get(&t).map(|i| cib.groups.get(i).cloned().unwrap_or_else(|| vec![i.clone()]))
+                })
                 .unwrap_or_else(|| vec![t.clone()]);
             hit.extend(members);
         }
@@ -241,12 +246,17 @@ pub fn render(file: &str, c: &Conversion, format: Format) -> String {
     out.push_str(&format!("# rha-migrate cib: ocf:heartbeat resources of {file} switched to ocf:rha.\n"));
     out.push_str("# Nothing has been changed yet: review this script, then run it once (sh FILE) on a\n");
     out.push_str("# cluster node. It edits a copy of the live CIB and pushes it back in one change.\n#\n");
-    let switches: Vec<&Decision> = c.decisions.iter().filter(|d| matches!(d, Decision::Switch { .. })).collect();
+    let switches: Vec<&Decision> =
+        c.decisions.iter().filter(|d| matches!(d, Decision::Switch { .. })).collect();
     for d in &c.decisions {
         match d {
             Decision::Switch { id, from, to, assumed } => out.push_str(&format!(
                 "# {id}: {from} -> {to}{}\n",
-                if *assumed { " (parameters as that agent's issue specifies; it is not in this build)" } else { "" }
+                if *assumed {
+                    " (parameters as that agent's issue specifies; it is not in this build)"
+                } else {
+                    ""
+                }
             )),
             Decision::Blocked { id, from, reason } => {
                 out.push_str(&format!("# {id}: stays {from}: {reason}\n"))
@@ -278,7 +288,9 @@ pub fn render(file: &str, c: &Conversion, format: Format) -> String {
         Format::Crm => {
             out.push_str("shadow=rha-migrate-$$\n");
             out.push_str("crm_shadow --create \"$shadow\" --batch --force\n");
-            out.push_str("trap 'crm_shadow --delete \"$shadow\" --batch --force >/dev/null 2>&1 || true' EXIT\n");
+            out.push_str(
+                "trap 'crm_shadow --delete \"$shadow\" --batch --force >/dev/null 2>&1 || true' EXIT\n",
+            );
             out.push_str("export CIB_shadow=\"$shadow\"\n");
             for m in &modify {
                 out.push_str(&format!("{m}\n"));

@@ -14,7 +14,11 @@ use crate::haresources::{InitClass, Options};
 use crate::plan::Format;
 
 #[derive(Parser, Debug)]
-#[command(name = "rha-migrate", version, about = "Converts Heartbeat v1, ipvsadm and ocf:heartbeat configurations to rha")]
+#[command(
+    name = "rha-migrate",
+    version,
+    about = "Converts Heartbeat v1, ipvsadm and ocf:heartbeat configurations to rha"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -102,7 +106,8 @@ fn run(cmd: Cmd) -> Result<String, String> {
                 Some(f) => Some(crate::hacf::parse(&name(&f), &read(&f)?).map_err(faults)?),
                 None => None,
             };
-            let plan = crate::haresources::convert(&name(&file), &text, &Options { init, ha_cf }).map_err(faults)?;
+            let plan =
+                crate::haresources::convert(&name(&file), &text, &Options { init, ha_cf }).map_err(faults)?;
             Ok(plan.render(format))
         }
         Cmd::Ipvsadm { file, ldirectord, format } => {

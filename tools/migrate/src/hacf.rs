@@ -26,12 +26,46 @@ pub struct HaCf {
 
 /// Directives ha.cf knows and the conversion does not need (media, logging, daemons).
 const OTHER_DIRECTIVES: &[&str] = &[
-    "debugfile", "logfile", "logfacility", "serial", "baud", "bcast", "mcast", "ucast", "udpport",
-    "ping", "ping_group", "respawn", "apiauth", "crm", "pacemaker", "use_logd", "compression",
-    "compression_threshold", "traditional_compression", "stonith", "stonith_host", "watchdog",
-    "nice_failback", "hopfudge", "realtime", "debug", "deadping", "hbgenmethod", "conn_logd_time",
-    "autojoin", "uuidfrom", "coredumps", "msgfmt", "max_rexmit_delay", "rtprio", "generation_signature",
-    "memreserve", "record_config_changes", "record_pengine_inputs", "enable_config_writes",
+    "debugfile",
+    "logfile",
+    "logfacility",
+    "serial",
+    "baud",
+    "bcast",
+    "mcast",
+    "ucast",
+    "udpport",
+    "ping",
+    "ping_group",
+    "respawn",
+    "apiauth",
+    "crm",
+    "pacemaker",
+    "use_logd",
+    "compression",
+    "compression_threshold",
+    "traditional_compression",
+    "stonith",
+    "stonith_host",
+    "watchdog",
+    "nice_failback",
+    "hopfudge",
+    "realtime",
+    "debug",
+    "deadping",
+    "hbgenmethod",
+    "conn_logd_time",
+    "autojoin",
+    "uuidfrom",
+    "coredumps",
+    "msgfmt",
+    "max_rexmit_delay",
+    "rtprio",
+    "generation_signature",
+    "memreserve",
+    "record_config_changes",
+    "record_pengine_inputs",
+    "enable_config_writes",
 ];
 
 /// Heartbeat time values: `10` (seconds), `10s`, `500ms`, `2min`? (only s/ms, as heartbeat).
@@ -43,7 +77,8 @@ fn time_ms(v: &str) -> Option<u64> {
     } else {
         (v, 1000.0)
     };
-    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') || num.matches('.').count() > 1 {
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') || num.matches('.').count() > 1
+    {
         return None;
     }
     let f: f64 = num.parse().ok()?;
@@ -117,11 +152,14 @@ pub fn parse(file: &str, text: &str) -> Result<HaCf, Faults> {
             }
             k if OTHER_DIRECTIVES.contains(&k) => {}
             k => {
-                let known: Vec<&str> = ["node", "auto_failback", "keepalive", "deadtime", "initdead", "warntime"]
-                    .into_iter()
-                    .chain(OTHER_DIRECTIVES.iter().copied())
-                    .collect();
-                let hint = crate::names::nearest(k, &known).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+                let known: Vec<&str> =
+                    ["node", "auto_failback", "keepalive", "deadtime", "initdead", "warntime"]
+                        .into_iter()
+                        .chain(OTHER_DIRECTIVES.iter().copied())
+                        .collect();
+                let hint = crate::names::nearest(k, &known)
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
                 faults.push(file, n, format!("unknown directive {k:?}{hint}"));
             }
         }
@@ -152,7 +190,9 @@ impl HaCf {
         a.push("Heartbeat timers: these belong in /etc/corosync/corosync.conf, which is not part of".into());
         a.push("the CIB. Review and set them by hand on every node (then restart corosync):".into());
         if let Some(d) = self.deadtime_ms {
-            a.push(format!("  deadtime {d} ms  -> totem {{ token: {d} }}   (a silent peer is declared dead after this)"));
+            a.push(format!(
+                "  deadtime {d} ms  -> totem {{ token: {d} }}   (a silent peer is declared dead after this)"
+            ));
         }
         if let Some(k) = self.keepalive_ms {
             let d = self.deadtime_ms.unwrap_or(k * 5);
@@ -186,13 +226,17 @@ mod tests {
         .unwrap();
         assert_eq!(cf.nodes, ["pc01", "pc02"]);
         assert_eq!(cf.auto_failback, Some(AutoFailback::On));
-        assert_eq!((cf.keepalive_ms, cf.deadtime_ms, cf.initdead_ms), (Some(2000), Some(10000), Some(120000)));
+        assert_eq!(
+            (cf.keepalive_ms, cf.deadtime_ms, cf.initdead_ms),
+            (Some(2000), Some(10000), Some(120000))
+        );
         assert!(cf.timer_advice().iter().any(|l| l.contains("token: 10000")));
     }
 
     #[test]
     fn faults_are_named() {
-        let e = parse("ha.cf", "deadtime ten\nauto_failback maybe\nnoed pc01\nkeepalive 500ms\n").unwrap_err();
+        let e =
+            parse("ha.cf", "deadtime ten\nauto_failback maybe\nnoed pc01\nkeepalive 500ms\n").unwrap_err();
         let s = e.to_string();
         assert!(s.contains("ha.cf:1: deadtime"), "{s}");
         assert!(s.contains("ha.cf:2: auto_failback"), "{s}");

@@ -20,7 +20,9 @@ use crate::plan::{Group, Location, Op, Plan, Primitive};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InitClass {
     /// systemd: when the node has NAME.service, lsb: when it has /etc/init.d/NAME only.
-    Auto { root: PathBuf },
+    Auto {
+        root: PathBuf,
+    },
     Systemd,
     Lsb,
 }
@@ -34,9 +36,33 @@ pub struct Options {
 /// Heartbeat v1 resource.d scripts (heartbeat 2.1/3.0) and the services we convert to agents.
 const ADDRESS_AGENTS: &[&str] = &["IPaddr", "IPaddr2"];
 const KNOWN: &[&str] = &[
-    "IPaddr", "IPaddr2", "IPsrcaddr", "apache", "apache2", "httpd", "Filesystem", "Raid1", "ldirectord",
-    "MailTo", "AudibleAlarm", "Delay", "ICP", "IPv6addr", "LVM", "LVSSyncDaemonSwap", "LinuxSCSI", "OCF",
-    "SendArp", "ServeRAID", "WAS", "WinPopup", "Xinetd", "db2", "drbddisk", "portblock", "hto-mapfuncs",
+    "IPaddr",
+    "IPaddr2",
+    "IPsrcaddr",
+    "apache",
+    "apache2",
+    "httpd",
+    "Filesystem",
+    "Raid1",
+    "ldirectord",
+    "MailTo",
+    "AudibleAlarm",
+    "Delay",
+    "ICP",
+    "IPv6addr",
+    "LVM",
+    "LVSSyncDaemonSwap",
+    "LinuxSCSI",
+    "OCF",
+    "SendArp",
+    "ServeRAID",
+    "WAS",
+    "WinPopup",
+    "Xinetd",
+    "db2",
+    "drbddisk",
+    "portblock",
+    "hto-mapfuncs",
 ];
 
 fn monitor() -> Op {
@@ -94,7 +120,9 @@ fn address(agent: &str, arg: &str, out: &mut Vec<String>) -> Vec<(String, String
         };
         match ok {
             Some(b) => params.push(("cidr_netmask".into(), b.to_string())),
-            None => out.push(format!("{agent}: netmask {bits:?} is not 1 to 32 or a netmask like 255.255.255.0")),
+            None => {
+                out.push(format!("{agent}: netmask {bits:?} is not 1 to 32 or a netmask like 255.255.255.0"))
+            }
         }
     }
     let glued = |w: &str| {
@@ -109,7 +137,9 @@ fn address(agent: &str, arg: &str, out: &mut Vec<String>) -> Vec<(String, String
             // ip/cidr/broadcast (the form of S1's variant).
             params.push(("broadcast".into(), b.to_string()));
             if let Some(w) = f.get(3) {
-                out.push(format!("{agent}: {w:?} after the broadcast address {third}: too many fields in {arg:?}"));
+                out.push(format!(
+                    "{agent}: {w:?} after the broadcast address {third}: too many fields in {arg:?}"
+                ));
             }
         } else if valid_nic(third) {
             params.push(("nic".into(), third.to_string()));
@@ -169,7 +199,10 @@ fn looks_like_service_known(root: &InitClass, name: &str) -> bool {
 }
 
 /// One resource token to a primitive (without id), or its faults.
-fn resource(token: &str, opt: &Options) -> Result<(String, String, Vec<(String, String)>, Vec<Op>, Vec<String>), Vec<String>> {
+fn resource(
+    token: &str,
+    opt: &Options,
+) -> Result<(String, String, Vec<(String, String)>, Vec<Op>, Vec<String>), Vec<String>> {
     let mut faults = Vec::new();
     let mut notes = Vec::new();
     let parts: Vec<&str> = token.split("::").collect();
@@ -217,17 +250,30 @@ fn resource(token: &str, opt: &Options) -> Result<(String, String, Vec<(String, 
         "Filesystem" => {
             want(4, &mut faults, "device::directory::fstype::options");
             if args.len() < 2 {
-                faults.push("Filesystem needs a device and a directory (Filesystem::/dev/sdb1::/data::ext4)".into());
+                faults.push(
+                    "Filesystem needs a device and a directory (Filesystem::/dev/sdb1::/data::ext4)".into(),
+                );
             }
             let keys = ["device", "directory", "fstype", "options"];
             let p = keys.iter().zip(&args).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            notes.push("Filesystem: rha has no file system agent; this is the upstream ocf:heartbeat:Filesystem".into());
-            ("fs".into(), "ocf:heartbeat:Filesystem".into(), p, vec![Op::new("monitor", &[("interval", "20s"), ("timeout", "40s")])])
+            notes.push(
+                "Filesystem: rha has no file system agent; this is the upstream ocf:heartbeat:Filesystem"
+                    .into(),
+            );
+            (
+                "fs".into(),
+                "ocf:heartbeat:Filesystem".into(),
+                p,
+                vec![Op::new("monitor", &[("interval", "20s"), ("timeout", "40s")])],
+            )
         }
         "Raid1" => {
             want(3, &mut faults, "raidconf::raiddev::homehost");
             if args.len() < 2 {
-                faults.push("Raid1 needs a configuration file and a device (Raid1::/etc/mdadm/mdadm.conf::/dev/md0)".into());
+                faults.push(
+                    "Raid1 needs a configuration file and a device (Raid1::/etc/mdadm/mdadm.conf::/dev/md0)"
+                        .into(),
+                );
             }
             let keys = ["raidconf", "raiddev", "homehost"];
             let p = keys.iter().zip(&args).map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -236,7 +282,12 @@ fn resource(token: &str, opt: &Options) -> Result<(String, String, Vec<(String, 
         "ldirectord" => {
             want(1, &mut faults, "the configuration file");
             let p = args.first().map(|c| vec![("configfile".to_string(), c.to_string())]).unwrap_or_default();
-            ("ldirectord".into(), "ocf:rha:ldirectord".into(), p, vec![Op::new("monitor", &[("interval", "15s"), ("timeout", "20s")])])
+            (
+                "ldirectord".into(),
+                "ocf:rha:ldirectord".into(),
+                p,
+                vec![Op::new("monitor", &[("interval", "15s"), ("timeout", "20s")])],
+            )
         }
         "MailTo" => {
             want(2, &mut faults, "email::subject");
@@ -249,7 +300,8 @@ fn resource(token: &str, opt: &Options) -> Result<(String, String, Vec<(String, 
         }
         "IPsrcaddr" => {
             want(1, &mut faults, "the address");
-            let p: Vec<(String, String)> = args.first().map(|c| vec![("ipaddress".to_string(), c.to_string())]).unwrap_or_default();
+            let p: Vec<(String, String)> =
+                args.first().map(|c| vec![("ipaddress".to_string(), c.to_string())]).unwrap_or_default();
             if p.is_empty() {
                 faults.push("IPsrcaddr needs an address".into());
             }
@@ -263,7 +315,9 @@ fn resource(token: &str, opt: &Options) -> Result<(String, String, Vec<(String, 
         }
         n => {
             // Not a resource.d script we know: a misspelling of one, or an init script.
-            let address_args = args.first().is_some_and(|a| a.split('/').next().is_some_and(|x| x.parse::<Ipv4Addr>().is_ok()));
+            let address_args = args
+                .first()
+                .is_some_and(|a| a.split('/').next().is_some_and(|x| x.parse::<Ipv4Addr>().is_ok()));
             let near = nearest(n, KNOWN);
             if (near.is_some() && !looks_like_service_known(&opt.init, n)) || address_args {
                 let hint = match near.or(address_args.then_some("IPaddr")) {
@@ -325,7 +379,11 @@ pub fn convert(file: &str, text: &str, opt: &Options) -> Result<Plan, Faults> {
             continue;
         }
         if !cf.nodes.is_empty() && !cf.nodes.contains(node) {
-            faults.push(file, l.number, format!("node {node} is not a node of ha.cf ({})", cf.nodes.join(", ")));
+            faults.push(
+                file,
+                l.number,
+                format!("node {node} is not a node of ha.cf ({})", cf.nodes.join(", ")),
+            );
         }
         if l.words.len() == 1 {
             faults.push(file, l.number, format!("{node}: a line without resources"));
@@ -373,20 +431,29 @@ pub fn convert(file: &str, text: &str, opt: &Options) -> Result<Plan, Faults> {
         return Err(faults);
     }
     plan.header = vec![
-        format!("Converted by rha-migrate from Heartbeat v1 {file}{}.", if opt.ha_cf.is_some() { " and ha.cf" } else { "" }),
+        format!(
+            "Converted by rha-migrate from Heartbeat v1 {file}{}.",
+            if opt.ha_cf.is_some() { " and ha.cf" } else { "" }
+        ),
         "Each haresources line is a group (its resources start left to right and move together),".into(),
         match failback {
-            AutoFailback::On => "preferring the line's node: auto_failback on = a location preference, no stickiness.".into(),
-            AutoFailback::Off => "preferring the line's node at first; auto_failback off = stickiness keeps it where it runs.".into(),
-            AutoFailback::Legacy => "preferring the line's node (auto_failback not set: Heartbeat's legacy default, failback on).".into(),
+            AutoFailback::On => {
+                "preferring the line's node: auto_failback on = a location preference, no stickiness.".into()
+            }
+            AutoFailback::Off => {
+                "preferring the line's node at first; auto_failback off = stickiness keeps it where it runs."
+                    .into()
+            }
+            AutoFailback::Legacy => {
+                "preferring the line's node (auto_failback not set: Heartbeat's legacy default, failback on)."
+                    .into()
+            }
         },
         "Heartbeat v1 clusters ran without fencing: configure STONITH and set stonith-enabled=true.".into(),
     ];
     plan.header.extend(notes);
-    plan.properties = vec![
-        ("stonith-enabled".into(), "false".into()),
-        ("no-quorum-policy".into(), "ignore".into()),
-    ];
+    plan.properties =
+        vec![("stonith-enabled".into(), "false".into()), ("no-quorum-policy".into(), "ignore".into())];
     plan.advice = cf.timer_advice();
     Ok(plan)
 }

@@ -87,7 +87,9 @@ fn service_params(spec: &ServiceSpec) -> Result<(String, Vec<(String, String)>),
             Netmask::V4(m) if m != std::net::Ipv4Addr::BROADCAST && s.key.family() == Family::Inet => {
                 p.push(("netmask".into(), m.to_string()))
             }
-            Netmask::V6(b) if b != 128 && s.key.family() == Family::Inet6 => p.push(("netmask".into(), b.to_string())),
+            Netmask::V6(b) if b != 128 && s.key.family() == Family::Inet6 => {
+                p.push(("netmask".into(), b.to_string()))
+            }
             _ => {}
         }
     }
@@ -149,7 +151,6 @@ pub fn convert(file: &str, text: &str, resolver: &dyn Resolver) -> Result<Plan, 
         "resolved as ipvsadm resolves them. The virtual addresses are IPaddr2's job: group each".into(),
         "service after its address (and for NAT enable net.ipv4.ip_forward on the directors).".into(),
     ];
-    plan.properties = vec![("stonith-enabled".into(), "false".into())];
     Ok(plan)
 }
 
@@ -172,7 +173,14 @@ pub fn ldirectord(file: &str, text: &str, resolver: &dyn Resolver) -> Result<Str
                 out.push_str(&format!("virtual={}\n", addr(&a, port)));
                 out.push_str(&format!("\tprotocol={}\n", proto_name(protocol)));
                 if protocol == Protocol::Udp {
-                    faults.push(file, 0, format!("{}: ldirectord cannot connect-check UDP; use ping or a DNS check by hand", s.key));
+                    faults.push(
+                        file,
+                        0,
+                        format!(
+                            "{}: ldirectord cannot connect-check UDP; use ping or a DNS check by hand",
+                            s.key
+                        ),
+                    );
                 }
             }
             ServiceKey::Fwmark { mark, family } => {
@@ -192,7 +200,14 @@ pub fn ldirectord(file: &str, text: &str, resolver: &dyn Resolver) -> Result<Str
             }
         }
         if s.flags.0 & (ServiceFlags::SCHED_MASK | ServiceFlags::ONEPACKET) != 0 || s.pe_name.is_some() {
-            faults.push(file, 0, format!("{}: scheduler flags, one-packet and persistence engines have no ldirectord.cf form", s.key));
+            faults.push(
+                file,
+                0,
+                format!(
+                    "{}: scheduler flags, one-packet and persistence engines have no ldirectord.cf form",
+                    s.key
+                ),
+            );
         }
         out.push_str("\tchecktype=connect\n");
         for d in &spec.dests {
@@ -200,10 +215,71 @@ pub fn ldirectord(file: &str, text: &str, resolver: &dyn Resolver) -> Result<Str
                 Ok(m) if d.forward != Forward::Tunnel || d.tunnel.kind == TunnelType::Ipip => {
                     out.push_str(&format!("\treal={} {m} {}\n", addr(&d.addr, d.port), d.weight));
                 }
-                Ok(_) => faults.push(file, 0, format!("{}: GUE/GRE tunnels have no ldirectord.cf form", s.key)),
+                Ok(_) => {
+                    faults.push(file, 0, format!("{}: GUE/GRE tunnels have no ldirectord.cf form", s.key))
+                }
                 Err(e) => faults.push(file, 0, format!("{}: {e}", s.key)),
             }
         }
     }
     faults.or(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// S3's cluster's names (hosts file of the source), without a DNS server.
+    struct S3Names;
+    impl Resolver for S3Names {
+        fn host_v4(&self, name: &str) -> Option<Ipv4Addr> {
+            match name {
+                "host" => Some(Ipv4Addr::new(193, 144, 50, 252)),
+                "compute-0-0.local" => Some(Ipv4Addr::new(10, 1, 255, 254)),
+                "compute-0-7.local" => Some(Ipv4Addr::new(10, 1, 255, 247)),
+                "server1.cluster" => Some(Ipv4Addr::new(10, 1, 1, 1)),
+                _ => None,
+            }
+        }
+        fn service_port(&self, name: &str, _: Protocol) -> Option<u16> {
+            (name == "http").then_some(80)
+        }
+    }
+
+    #[test]
+    fn s3_symbolic_names_resolve_as_ipvsadm_does() {
+        let rules = "-A -t host:http -s wrr\n\
+                     -a -t host:http -r host:http -m -w 3\n\
+                     -a -t host:http -r compute-0-0.local:http -m -w 3\n\
+                     -a -t host:http -r compute-0-7.local:http -m -w 1\n";
+        let plan = convert("rules", rules, &S3Names).unwrap();
+        assert_eq!(plan.primitives.len(), 1);
+        let p = &plan.primitives[0];
+        assert_eq!(p.id, "lvs-tcp-193.144.50.252-80");
+        let get = |k: &str| p.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("virtual"), Some("193.144.50.252:80"));
+        assert_eq!(
+            get("reals"),
+            Some("193.144.50.252:80 masq 3; 10.1.255.254:80 masq 3; 10.1.255.247:80 masq 1")
+        );
+        let e = convert("rules", "-A -t nowhere.invalid:http -s rr\n", &S3Names).unwrap_err();
+        assert!(e.to_string().starts_with("rules:1: "), "{e}");
+    }
+
+    #[test]
+    fn fwmark_udp_and_ipv6_forms() {
+        let rules = "-A -f 5 -s sh -b sh-port -p 60 -M 255.255.255.0\n-a -f 5 -r 203.0.113.2:0 -g -w 2\n\
+                     -A -u [2001:db8::1]:53 -s rr -o\n-a -u [2001:db8::1]:53 -r [2001:db8::2]:53 -m -w 1\n";
+        let plan = convert("r", rules, &S3Names).unwrap();
+        let texts: Vec<String> = plan.primitives.iter().map(|p| format!("{} {:?}", p.id, p.params)).collect();
+        assert!(texts[0].starts_with("lvs-fwmark-5"), "{texts:?}");
+        assert!(
+            texts[0].contains("\"schedflags\", \"sh-port\"") && texts[0].contains("255.255.255.0"),
+            "{texts:?}"
+        );
+        assert!(texts[1].contains("[2001:db8::1]:53") && texts[1].contains("\"ops\", \"true\""), "{texts:?}");
+        let l = ldirectord("r", rules, &S3Names).unwrap_err();
+        assert!(l.to_string().contains("UDP"), "{l}");
+    }
 }

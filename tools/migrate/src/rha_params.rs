@@ -23,7 +23,12 @@ pub fn for_upstream(upstream: &str) -> Option<(&'static str, Vec<&'static str>, 
         "exportfs" => (
             "nfs-export",
             vec![
-                "clientspec", "options", "directory", "fsid", "unlock_on_stop", "wait_for_leasetime_on_stop",
+                "clientspec",
+                "options",
+                "directory",
+                "fsid",
+                "unlock_on_stop",
+                "wait_for_leasetime_on_stop",
                 "rmtab_backup",
             ],
             Source::Assumed,
@@ -32,8 +37,15 @@ pub fn for_upstream(upstream: &str) -> Option<(&'static str, Vec<&'static str>, 
         "mdraid" | "Raid1" => (
             "mdraid",
             vec![
-                "mdadm_conf", "md_dev", "force_stop", "wait_for_udev", "force_clones", "raidconf", "raiddev",
-                "homehost", "udev",
+                "mdadm_conf",
+                "md_dev",
+                "force_stop",
+                "wait_for_udev",
+                "force_clones",
+                "raidconf",
+                "raiddev",
+                "homehost",
+                "udev",
             ],
             Source::Assumed,
         ),
@@ -45,4 +57,5 @@ pub fn for_upstream(upstream: &str) -> Option<(&'static str, Vec<&'static str>, 
 }
 
 /// The ocf:heartbeat agents the converter looks at.
-pub const UPSTREAM: &[&str] = &["IPaddr2", "apache", "exportfs", "nfsserver", "mdraid", "Raid1", "ldirectord"];
+pub const UPSTREAM: &[&str] =
+    &["IPaddr2", "apache", "exportfs", "nfsserver", "mdraid", "Raid1", "ldirectord"];
