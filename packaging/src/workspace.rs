@@ -1,7 +1,8 @@
 //! What the package ships, discovered from `cargo metadata --no-deps --format-version 1`.
 //!
-//! - Every `bin` target of a package whose manifest is under `<workspace>/agents/` is an
-//!   installed binary. Its name is the name it is installed as.
+//! - Every `bin` target of a package whose manifest is under `<workspace>/agents/` or
+//!   `<workspace>/tools/` (administrators' tools such as rha-migrate) is an installed binary.
+//!   Its name is the name it is installed as.
 //! - Names starting with `rha-` are daemons and tools (`/usr/sbin`); all others are OCF agents
 //!   (`/usr/lib/ocf/resource.d/rha`).
 //!
@@ -60,6 +61,7 @@ pub fn from_metadata(json: &str) -> Result<Workspace, String> {
     let root = s(&v, "workspace_root")?;
     let target_dir = s(&v, "target_directory")?;
     let agents_dir = Path::new(&root).join("agents");
+    let tools_dir = Path::new(&root).join("tools");
     let members: Vec<&str> = v
         .get("workspace_members")
         .and_then(Value::as_array)
@@ -82,7 +84,7 @@ pub fn from_metadata(json: &str) -> Result<Workspace, String> {
         }
         let manifest = s(p, "manifest_path")?;
         let manifest = Path::new(&manifest);
-        if !manifest.starts_with(&agents_dir) {
+        if !manifest.starts_with(&agents_dir) && !manifest.starts_with(&tools_dir) {
             continue;
         }
         let dir = manifest.parent().unwrap_or(manifest).to_string_lossy().into_owned();
@@ -139,6 +141,7 @@ mod tests {
                 &[("ldirectord", "bin"), ("rha-ldirectord", "bin")],
             ),
             pkg("rha-harness", "/w/tests/harness/Cargo.toml", &[("rha-lab", "bin")]),
+            pkg("rha-migrate", "/w/tools/migrate/Cargo.toml", &[("rha-migrate", "bin"), ("rha_migrate", "lib")]),
         ];
         let ids: Vec<String> = pkgs
             .iter()
@@ -163,6 +166,7 @@ mod tests {
                 (Kind::Agent, "rha-ipaddr2", "IPaddr2", "/w/agents/IPaddr2"),
                 (Kind::Agent, "rha-ldirectord", "ldirectord", "/w/agents/ldirectord"),
                 (Kind::Sbin, "rha-ldirectord", "rha-ldirectord", "/w/agents/ldirectord"),
+                (Kind::Sbin, "rha-migrate", "rha-migrate", "/w/tools/migrate"),
             ]
         );
     }
