@@ -108,15 +108,17 @@ fn parse(text: &str) -> Result<Cib, String> {
                 }
                 cib.groups.insert(id, Vec::new());
             }
-            "nvpair" if parent_tag == "instance_attributes" => {
-                // The primitive owning this instance_attributes set.
-                if stack.len() >= 2 && stack[stack.len() - 2].0 == "primitive" {
-                    let name = attr(&e, "name")?.ok_or("an nvpair without a name")?;
-                    if let Some(p) = cib.prims.last_mut()
-                        && !p.params.contains(&name)
-                    {
-                        p.params.push(name);
-                    }
+            // A parameter: an nvpair of an instance_attributes set of a primitive.
+            "nvpair"
+                if parent_tag == "instance_attributes"
+                    && stack.len() >= 2
+                    && stack[stack.len() - 2].0 == "primitive" =>
+            {
+                let name = attr(&e, "name")?.ok_or("an nvpair without a name")?;
+                if let Some(p) = cib.prims.last_mut()
+                    && !p.params.contains(&name)
+                {
+                    p.params.push(name);
                 }
             }
             "rsc_order" => {

@@ -198,11 +198,11 @@ fn looks_like_service_known(root: &InitClass, name: &str) -> bool {
     }
 }
 
+/// A converted resource: wanted id, agent, params, ops, notes for the header.
+type Converted = (String, String, Vec<(String, String)>, Vec<Op>, Vec<String>);
+
 /// One resource token to a primitive (without id), or its faults.
-fn resource(
-    token: &str,
-    opt: &Options,
-) -> Result<(String, String, Vec<(String, String)>, Vec<Op>, Vec<String>), Vec<String>> {
+fn resource(token: &str, opt: &Options) -> Result<Converted, Vec<String>> {
     let mut faults = Vec::new();
     let mut notes = Vec::new();
     let parts: Vec<&str> = token.split("::").collect();

@@ -106,7 +106,7 @@ impl Plan {
         let mut out = String::new();
         comment(&mut out, &self.header);
         if !self.header.is_empty() {
-            out.push_str(&"#\n# Load with:  crm configure load update FILE\n".to_string());
+            out.push_str("#\n# Load with:  crm configure load update FILE\n");
         }
         if !self.properties.is_empty() {
             out.push_str(&format!("property {}\n", pairs(&self.properties, crm_value)));
