@@ -38,7 +38,7 @@ fn every_parser_survives_bounded_fuzzing() {
     let err = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
     let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
-    // First build (AddressSanitizer, every agent) plus 8 targets: well under 40 minutes.
+    // First build (AddressSanitizer, every agent) plus 9 targets: well under 40 minutes.
     let status = wait_timeout(&mut child, Duration::from_secs(40 * 60)).unwrap();
     if status.is_none() {
         rha_harness::cmd::kill_group(&mut child);
@@ -51,7 +51,7 @@ fn every_parser_survives_bounded_fuzzing() {
         "fuzz/run-bounded failed ({status}): a parser crashed or the fuzzer did not build\n{out}\n{err}"
     );
     assert!(
-        out.lines().any(|l| l.starts_with("fuzz: 8 targets") && l.ends_with("0 failed")),
+        out.lines().any(|l| l.starts_with("fuzz: 9 targets") && l.ends_with("0 failed")),
         "no summary line from fuzz/run-bounded:\n{out}"
     );
 }
