@@ -50,9 +50,23 @@ pub const S1_HA_CF: &str =
 /// offline (no quorum), so it ignores quorum and has fencing off, as a file meant to be merged
 /// into a running cluster would find it.
 pub fn verify_crm(crm: &str, agents: &[(&str, &Path)]) -> Result<String, String> {
+    verify_as(crm, false, agents)
+}
+
+/// [`verify_crm`] for a pcs script: run with `pcs -f` on the same empty CIB, then `crm_verify`.
+pub fn verify_pcs(pcs: &str, agents: &[(&str, &Path)]) -> Result<String, String> {
+    verify_as(pcs, true, agents)
+}
+
+fn verify_as(conf: &str, pcs: bool, agents: &[(&str, &Path)]) -> Result<String, String> {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("conf.crm"), crm).unwrap();
+    std::fs::write(d.join("conf.crm"), conf).unwrap();
+    let load = if pcs {
+        "pcs() { command pcs -f \"$CIB_file\" \"$@\"; }\n. ./conf.crm 2>load.err || { cat load.err >&2; exit 1; }"
+    } else {
+        "crm configure load update conf.crm 2>load.err || { cat load.err >&2; exit 1; }\ncrm configure verify 2>&1"
+    };
     let rha = d.join("tree/rha");
     std::fs::create_dir_all(&rha).unwrap();
     for (name, bin) in agents {
@@ -70,13 +84,12 @@ mount --bind tree /usr/lib/ocf/resource.d
 cibadmin --empty | sed -e 's#<nodes/>#<nodes><node id="1" uname="pc01"/><node id="2" uname="pc02"/></nodes>#' \
     -e 's#<crm_config/>#<crm_config><cluster_property_set id="base"><nvpair id="base-s" name="stonith-enabled" value="false"/><nvpair id="base-q" name="no-quorum-policy" value="ignore"/></cluster_property_set></crm_config>#' > cib.xml
 export CIB_file=$PWD/cib.xml
-crm configure load update conf.crm 2>load.err || {{ cat load.err >&2; exit 1; }}
+{load}
 if grep -q ERROR load.err; then cat load.err >&2; exit 1; fi
-crm configure verify 2>&1
 crm_verify --xml-file cib.xml 2>&1
 echo verified
 "#,
-        d = d.display()
+        d = d.display(),
     );
     let o = Command::new("unshare").args(["--mount", "sh", "-c", &script]).output().unwrap();
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));

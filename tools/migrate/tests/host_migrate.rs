@@ -18,13 +18,18 @@ fn agents() -> Vec<(&'static str, std::path::PathBuf)> {
 }
 
 fn verify(crm: &str) {
+    verify_in(crm, false)
+}
+
+fn verify_in(conf: &str, pcs: bool) {
     require_root().unwrap();
     require_tools(&[("crm", "crmsh"), ("crm_verify", "pacemaker-cli-utils"), ("unshare", "util-linux")])
         .unwrap();
     let a = agents();
     let a: Vec<(&str, &std::path::Path)> = a.iter().map(|(n, p)| (*n, p.as_path())).collect();
-    if let Err(e) = verify_crm(crm, &a) {
-        panic!("crmsh/Pacemaker refuse the output:\n{e}\n--- output:\n{crm}");
+    let r = if pcs { verify_pcs(conf, &a) } else { verify_crm(conf, &a) };
+    if let Err(e) = r {
+        panic!("crmsh/pcs/Pacemaker refuse the output:\n{e}\n--- output:\n{conf}");
     }
 }
 
@@ -49,6 +54,8 @@ fn every_scenario_haresources_line_converts_and_verifies() {
         let r = migrate(&["haresources", "-"], &format!("{l}\n"));
         assert_eq!(r.code, 0, "{l}: {}", r.stderr);
         verify(&r.stdout);
+        let p = migrate(&["haresources", "-", "--format", "pcs"], &format!("{l}\n"));
+        verify_in(&p.stdout, true);
     }
 }
 
@@ -134,6 +141,7 @@ fn s3_ipvsadm_rules_convert_and_verify() {
     );
     assert!(out.contains("persistent=300"), "{out}");
     verify(out);
+    verify_in(&migrate(&["ipvsadm", "-", "--format", "pcs"], S3_RULES).stdout, true);
     let l = migrate(&["ipvsadm", "-", "--ldirectord"], S3_RULES);
     assert_eq!(l.code, 0, "{}", l.stderr);
     assert!(l.stdout.contains("virtual=198.51.100.252:80\n"), "{}", l.stdout);
