@@ -457,3 +457,53 @@ pub fn convert(file: &str, text: &str, opt: &Options) -> Result<Plan, Faults> {
     plan.advice = cf.timer_advice();
     Ok(plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hacf;
+
+    fn conv(text: &str, cf: Option<&str>) -> Result<Plan, Faults> {
+        let ha_cf = cf.map(|c| hacf::parse("ha.cf", c).unwrap());
+        convert("haresources", text, &Options { init: InitClass::Systemd, ha_cf })
+    }
+
+    #[test]
+    fn continuation_groups_and_failback() {
+        let p = conv(
+            "# comment\nnode1 IPaddr2::198.51.100.5/24 \\\n  Filesystem::/dev/sdb1::/data::ext4 vsftpd\nnode1 apache\n",
+            Some("node node1\nnode node2\nauto_failback off\n"),
+        )
+        .unwrap();
+        assert_eq!(p.groups.len(), 2);
+        assert_eq!(p.groups[0].id, "rg-node1-1");
+        assert_eq!(p.groups[0].members, ["vip-198.51.100.5", "fs", "vsftpd"]);
+        assert_eq!(p.groups[0].meta, [("resource-stickiness".to_string(), "200".to_string())]);
+        assert_eq!(p.primitives[1].agent, "ocf:heartbeat:Filesystem");
+        assert_eq!(p.primitives[2].agent, "systemd:vsftpd");
+        assert!(p.primitives[1].comment[0].starts_with("haresources:2:"));
+    }
+
+    #[test]
+    fn refusals() {
+        let e = |t: &str| conv(t, None).unwrap_err().to_string();
+        assert!(e("n1 drbddisk::r0\n").contains("no conversion"), "{}", e("n1 drbddisk::r0\n"));
+        assert!(e("n1 vsftpd::x\n").contains("take no arguments"));
+        assert!(e("n1 IPaddr::198.51.100.5/24/eth0/198.51.100.255/x\n").contains("fields"));
+        assert!(e("n1 IPaddr::300.1.1.1\n").contains("not an IPv4 address"));
+        assert!(e("n1 IPaddr\n").contains("needs an address"));
+        assert!(e("n1 Filesytem::/dev/sdb1::/data\n").contains("did you mean Filesystem?"));
+        assert!(e("n1 a::::b\n").contains("stray"));
+        assert!(e("").contains("no resource lines"));
+        assert!(e("n1\n").contains("without resources"));
+    }
+
+    #[test]
+    fn netmask_forms() {
+        let p = conv("n1 IPaddr::198.51.100.5/255.255.255.0/eth0/198.51.100.255\n", None).unwrap();
+        let params = &p.primitives[0].params;
+        assert!(params.contains(&("cidr_netmask".into(), "24".into())));
+        assert!(params.contains(&("broadcast".into(), "198.51.100.255".into())));
+        assert!(conv("n1 IPaddr::198.51.100.5/255.0.255.0\n", None).is_err());
+    }
+}

@@ -46,7 +46,7 @@ fn converted_s3_programs_the_same_table_as_ipvsadm_restore() {
     let plan = rha_migrate::ipvsadm::convert("s3", S3, &SystemResolver::default()).unwrap();
     assert_eq!(plan.primitives.len(), 4);
 
-    let oracle = Netns::new("mig-r").unwrap();
+    let oracle = Netns::new("migr").unwrap();
     let mut c = Command::new("ip")
         .args(["netns", "exec", oracle.name(), "ipvsadm", "-R"])
         .stdin(Stdio::piped())
@@ -56,7 +56,7 @@ fn converted_s3_programs_the_same_table_as_ipvsadm_restore() {
     c.stdin.take().unwrap().write_all(S3.as_bytes()).unwrap();
     assert!(c.wait().unwrap().success(), "ipvsadm -R refused S3");
 
-    let ours = Netns::new("mig-a").unwrap();
+    let ours = Netns::new("miga").unwrap();
     let agent = agent_binary(Bin::IpvsService);
     let run = tempfile::tempdir().unwrap();
     for p in &plan.primitives {
