@@ -141,7 +141,11 @@ mod tests {
                 &[("ldirectord", "bin"), ("rha-ldirectord", "bin")],
             ),
             pkg("rha-harness", "/w/tests/harness/Cargo.toml", &[("rha-lab", "bin")]),
-            pkg("rha-migrate", "/w/tools/migrate/Cargo.toml", &[("rha-migrate", "bin"), ("rha_migrate", "lib")]),
+            pkg(
+                "rha-migrate",
+                "/w/tools/migrate/Cargo.toml",
+                &[("rha-migrate", "bin"), ("rha_migrate", "lib")],
+            ),
         ];
         let ids: Vec<String> = pkgs
             .iter()
