@@ -63,9 +63,10 @@ static PARAMETERS: &[Parameter] = &[
             "IPv6 only: give the address an RFC 6724 address label while it is up, so the kernel \
              does not pick it as the source of outgoing connections (needed for LVS-DR health \
              checks of real servers that have the same address on their loopback). Ignored for \
-             IPv4.",
+             IPv4. Off by default, as in Debian 12's ocf:heartbeat:IPaddr2 (resource-agents \
+             4.12), so that switching the provider changes nothing.",
         )
-        .default("true"),
+        .default("false"),
     Parameter::integer("lvs_ipv6_addrlabel_value")
         .short("IPv6 address label value")
         .long("The label used with lvs_ipv6_addrlabel: a value not otherwise used in 'ip addrlabel list'.")

@@ -43,6 +43,7 @@ fn ipv6_flags_lifetimes_and_address_label() {
         ("nodad", "true"),
         ("noprefixroute", "true"),
         ("preferred_lft", "0"),
+        ("lvs_ipv6_addrlabel", "true"),
         ("lvs_ipv6_addrlabel_value", "77"),
     ];
     let line = start_ok(&n, &p);
@@ -53,6 +54,11 @@ fn ipv6_flags_lifetimes_and_address_label() {
     assert_eq!(n.run(ours(), "monitor", &p, RECURRING).code, 0);
     stop_ok(&n, &p);
     assert!(!n.addrlabels().contains("2001:db8::20"), "{}", n.addrlabels());
+    // The default is Debian 12's (false): no label unless asked for.
+    let plain = [("ip", "2001:db8:0::20"), ("cidr_netmask", "64"), ("nodad", "true")];
+    start_ok(&n, &plain);
+    assert!(!n.addrlabels().contains("2001:db8::20"), "{}", n.addrlabels());
+    stop_ok(&n, &plain);
 }
 
 #[test]
