@@ -69,6 +69,17 @@ static PARAMETERS: &[Parameter] = &[
         .short("One-packet scheduling")
         .long("Schedule every UDP datagram on its own (ipvsadm -o). UDP and fwmark services only.")
         .default("false"),
+    Parameter::boolean("strict_weights")
+        .short("Weights changed outside the agent fail the monitor")
+        .long(
+            "By default, a real's weight or thresholds changed outside the agent (an administrator \
+             draining a real with ipvsadm -e ... -w 0, or ldirectord/keepalived managing weights) \
+             are left alone: monitor returns success with a warning naming them, and only a missing \
+             service or real, or a different scheduler, persistence, flag or forwarding method, \
+             fails it (start repairs those). With strict_weights=true weight and threshold \
+             differences fail the monitor too, and the recovery's start restores them.",
+        )
+        .default("false"),
     Parameter::string("reals").short("Real servers").long(
         "The real servers, one entry per ipvsadm -a line, separated by ';' or newlines:\n\
              ADDRESS[:PORT] [METHOD] [WEIGHT] [x=UPPER] [y=LOWER]\n\
@@ -192,6 +203,8 @@ pub struct Config {
     pub unusable: Option<OcfError>,
     pub source: Source,
     pub sync: Option<SyncConfig>,
+    /// `strict_weights`: weight and threshold differences fail the monitor.
+    pub strict_weights: bool,
     /// Things an administrator should know that do not stop the resource.
     pub warnings: Vec<String>,
 }
@@ -232,6 +245,7 @@ impl Config {
                     unusable: Some(error),
                     source,
                     sync: None,
+                    strict_weights: false,
                     warnings: Vec::new(),
                 })
             }
@@ -252,8 +266,9 @@ fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
     };
     let key = Some(spec.service.key);
     let sync = sync_config(params).map_err(|error| Loaded { error, key })?;
+    let strict_weights = params.bool("strict_weights").map_err(|error| Loaded { error, key })?;
     let warnings = syntax_warnings(&spec);
-    Ok(Config { desired: Some(spec), key, unusable: None, source, sync, warnings })
+    Ok(Config { desired: Some(spec), key, unusable: None, source, sync, strict_weights, warnings })
 }
 
 /// A failure to build the desired service, with the key if it was known by then.

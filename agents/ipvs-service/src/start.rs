@@ -178,7 +178,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     sync_daemon::ensure(&mut ipvs, &wanted, &mut rec, &mut save)?;
 
     // Read back: what monitor would say.
-    monitor::compare(&mut ipvs, want).map_err(|e| {
+    monitor::compare(&mut ipvs, want, true).map_err(|e| {
         OcfError::generic(format!(
             "after programming, the kernel does not hold the configured service: {}",
             e.reason
