@@ -232,28 +232,83 @@ fn arp_mangled(ip: IpAddr) -> OcfResult<bool> {
         .is_some_and(|r| r.iter().any(|r| r.comment.as_deref() == Some(ARP_COMMENT))))
 }
 
-/// What this instance programmed, for stop and monitor: the interface and the cluster MAC.
+/// What this instance programmed, for stop and monitor: the interface and the cluster MAC,
+/// and which address and bucket (so that a plain stop of the address can tell which buckets
+/// really run on this node without reading nftables).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Record {
     nic: String,
     mac: [u8; 6],
+    /// `None` in a record written before the address was recorded.
+    ip: Option<IpAddr>,
+    bucket: Option<u32>,
 }
 
+/// Suffix of the per-instance record files in the agent's state directory.
+const RECORD_SUFFIX: &str = ".cip";
+
 fn record_file(ctx: &Context) -> PathBuf {
-    StateDir::for_agent(INFO.name).instance_file(ctx, ".cip")
+    StateDir::for_agent(INFO.name).instance_file(ctx, RECORD_SUFFIX)
+}
+
+fn parse_record(text: &str) -> Option<Record> {
+    let mut f = text.split_whitespace();
+    let nic = f.next()?.to_string();
+    let mac = parse_mac(f.next()?)?;
+    let ip = f.next().and_then(|s| s.parse().ok());
+    let bucket = f.next().and_then(|s| s.parse().ok());
+    Some(Record { nic, mac, ip, bucket })
 }
 
 fn read_record(ctx: &Context) -> Option<Record> {
-    let text = std::fs::read_to_string(record_file(ctx)).ok()?;
-    let mut f = text.split_whitespace();
-    Some(Record { nic: f.next()?.to_string(), mac: parse_mac(f.next()?)? })
+    parse_record(&std::fs::read_to_string(record_file(ctx)).ok()?)
+}
+
+/// Which buckets of `ip` instances on this node have recorded (started, or started and killed
+/// before their stop): `Known(empty)` when none, `Unknown` when an old record does not say
+/// which address it is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordedBuckets {
+    Known(Vec<u32>),
+    Unknown,
+}
+
+pub fn recorded_buckets(ip: IpAddr) -> RecordedBuckets {
+    let dir = StateDir::for_agent(INFO.name);
+    let Ok(entries) = std::fs::read_dir(dir.path()) else { return RecordedBuckets::Known(Vec::new()) };
+    let mut buckets = Vec::new();
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().ends_with(RECORD_SUFFIX) {
+            continue;
+        }
+        let Some(r) = std::fs::read_to_string(e.path()).ok().as_deref().and_then(parse_record) else {
+            continue;
+        };
+        match (r.ip, r.bucket) {
+            (Some(rip), Some(b)) if rip == ip => buckets.push(b),
+            (Some(_), Some(_)) => {}
+            _ => return RecordedBuckets::Unknown,
+        }
+    }
+    buckets.sort_unstable();
+    buckets.dedup();
+    RecordedBuckets::Known(buckets)
 }
 
 fn write_record(ctx: &Context, r: &Record) -> OcfResult<()> {
     let file = record_file(ctx);
     StateDir::for_agent(INFO.name)
-        .write(&file, format!("{} {}\n", r.nic, format_mac(&r.mac)).as_bytes())
+        .write(&file, format_record(r).as_bytes())
         .map_err(|e| OcfError::generic(format!("cannot record the cluster IP in {}: {e}", file.display())))
+}
+
+fn format_record(r: &Record) -> String {
+    let mut line = format!("{} {}", r.nic, format_mac(&r.mac));
+    if let (Some(ip), Some(b)) = (r.ip, r.bucket) {
+        line.push_str(&format!(" {ip} {b}"));
+    }
+    line.push('\n');
+    line
 }
 
 fn forget_record(ctx: &Context) -> OcfResult<()> {
@@ -389,7 +444,10 @@ pub fn start(
         return Err(e);
     }
     // Recorded before anything changes: a stop after a killed start finds all of it.
-    write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
+    write_record(
+        ctx,
+        &Record { nic: place.link.name.clone(), mac, ip: Some(cfg.ip), bucket: Some(spec.bucket) },
+    )?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mut script = match &table {
         Some(rules)
@@ -591,6 +649,20 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_name_their_address_and_bucket_and_old_ones_still_read() {
+        let r = Record {
+            nic: "eth0".into(),
+            mac: [3, 0, 0, 0, 0, 10],
+            ip: Some("198.51.100.10".parse().unwrap()),
+            bucket: Some(2),
+        };
+        assert_eq!(parse_record(&format_record(&r)), Some(r));
+        let old = parse_record("eth0 03:00:00:00:00:0a\n").unwrap();
+        assert_eq!((old.ip, old.bucket), (None, None));
+        assert_eq!(old.nic, "eth0");
+    }
 
     #[test]
     fn derivations_match_upstreams_shell() {

@@ -421,6 +421,36 @@ fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
 }
 
 #[test]
+fn a_stale_cluster_ip_table_keeps_no_plain_address() {
+    // A table with a bucket rule that no instance on this node runs (left by a crash or by
+    // hand): a plain stop must still remove the address, or the VIP is duplicated once it
+    // starts elsewhere (issue #10 item 7).
+    let c = cluster("cips");
+    let n1 = &c.nodes[0];
+    let plain = |action: &str| {
+        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &[("OCF_RESOURCE_INSTANCE", "vip")])
+    };
+    expect(&plain("start"), 0, "the primitive");
+    n1.ns
+        .sh_ok(&format!(
+            "nft add table ip {TABLE} && \
+             nft add chain ip {TABLE} prerouting '{{ type filter hook prerouting priority -150; policy accept; }}' && \
+             nft add rule ip {TABLE} prerouting ip daddr {VIP} counter accept comment cip-node-1"
+        ))
+        .unwrap();
+    let s = plain("stop");
+    expect(&s, 0, "plain stop beside a stale table");
+    assert!(!s.stderr.contains("stays configured"), "{s}");
+    let addrs = n1.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!addrs.contains(&format!(" {VIP}/")), "the VIP was left behind: {addrs}");
+    n1.ns.run(&["nft", "delete", "table", "ip", TABLE]).unwrap();
+}
+
+#[test]
 fn ipv6_cluster_ip_serves_each_client_from_exactly_one_node() {
     let c = cluster("cip6");
     let (n1, n2) = (&c.nodes[0], &c.nodes[1]);
