@@ -223,7 +223,30 @@ fn has_comment(rules: &[Rule], comment: &str) -> bool {
 
 /// The address's table in `family` as the kernel holds it, `None` without one.
 fn read_table(family: NfFamily, ip: IpAddr) -> OcfResult<Option<Vec<Rule>>> {
-    nftables::table_rules(family, &table_name(ip)).map_err(net_err)
+    match nftables::table_rules(family, &table_name(ip)) {
+        // No nf_tables in this kernel (a container, module loading blocked): there can be no
+        // table, so nothing runs here (probe 7) and there is nothing to stop (0). Start checks
+        // for it first (5).
+        Err(e) if nf_tables_missing(&e) => Ok(None),
+        r => r.map_err(net_err),
+    }
+}
+
+/// The answers of a kernel without nfnetlink (no protocol) or without nf_tables (the
+/// subsystem rejects the message).
+fn nf_tables_missing(e: &rha_net::Error) -> bool {
+    e.is_errno(&[libc::EPROTONOSUPPORT, libc::EAFNOSUPPORT, libc::EINVAL, libc::EOPNOTSUPP])
+}
+
+/// Start's check: nf_tables must be there (5 on a node whose kernel lacks it).
+fn require_nf_tables(ip: IpAddr) -> OcfResult<()> {
+    match nftables::table_rules(l3(ip), &table_name(ip)) {
+        Err(e) if nf_tables_missing(&e) => Err(OcfError::installed(format!(
+            "cluster-IP clone mode needs nf_tables, which this node's kernel does not offer ({e})"
+        ))),
+        Err(e) => Err(net_err(e)),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Whether the ARP rewriting rule is there.
@@ -429,6 +452,7 @@ pub fn start(
 ) -> OcfResult<()> {
     nft_binary()?;
     check_nic_name(&place.link.name)?;
+    require_nf_tables(cfg.ip)?;
     let _lock = lock(cfg, ctx)?;
     let mac = spec.mac.unwrap_or_else(|| derived_mac(cfg.ip, place.prefix_len, place.broadcast));
     let hash = Hash {
