@@ -346,8 +346,13 @@ pub fn buckets_here(ip: IpAddr) -> OcfResult<Vec<u32>> {
 
 /// The node-wide lock of one address's cluster IP (also taken by a plain stop of the address).
 pub fn lock(cfg: &Config, ctx: &Context) -> OcfResult<NodeLock> {
+    lock_within(cfg, &ctx.deadline)
+}
+
+/// [`lock`], waiting no longer than `deadline`.
+pub fn lock_within(cfg: &Config, deadline: &ocf_shim::Deadline) -> OcfResult<NodeLock> {
     let path = StateDir::for_agent(INFO.name).file(&format!("{}.cip.lock", table_name(cfg.ip)));
-    NodeLock::acquire(&path, &ctx.deadline)
+    NodeLock::acquire(&path, deadline)
 }
 
 /// The `nft` program (package nftables): 5 when this node lacks it.
@@ -553,7 +558,9 @@ pub fn start(
 /// Stop: remove this instance's bucket; the last bucket on the node takes the table, the
 /// multicast group and the address with it.
 pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> {
-    let _lock = lock(cfg, ctx)?;
+    // Half of what is left at most for the lock: the nft transaction, leaving the multicast
+    // group and removing the address must still fit in stop's timeout.
+    let _lock = lock_within(cfg, &ctx.deadline.cap(ctx.deadline.remaining() / 2))?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mine = bucket_comment(spec.bucket);
     let others: Vec<u32> =

@@ -633,10 +633,16 @@ mod tests {
         let c6 = cfg(&[("ip", "2001:db8:0:0::10")]).unwrap();
         assert_eq!(c6.ip.to_string(), "2001:db8::10", "canonical form");
         assert!(!c6.arp_bg, "IPv6 announces in the foreground by default");
-        assert_eq!(c6.addrlabel, Some(99));
-        assert_eq!(cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "false")]).unwrap().addrlabel, None);
+        // Debian 12's agent (4.12) defaults lvs_ipv6_addrlabel to false.
+        assert_eq!(c6.addrlabel, None);
         assert_eq!(
-            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel_value", "7")]).unwrap().addrlabel,
+            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "true")]).unwrap().addrlabel,
+            Some(99)
+        );
+        assert_eq!(
+            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "true"), ("lvs_ipv6_addrlabel_value", "7")])
+                .unwrap()
+                .addrlabel,
             Some(7)
         );
     }

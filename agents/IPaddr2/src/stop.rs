@@ -15,7 +15,7 @@ use crate::{announce, cluster_ip, findif, lvs, monitor};
 /// The stop action.
 pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     ctx.require_root()?;
-    if let Err(e) = announce::stop_background(&announce::pidfile(ctx)) {
+    if let Err(e) = announce::stop_background(&announce::pidfile(ctx), &ctx.deadline) {
         ocf_shim::warn!("{}", e.reason);
     }
     if let Some(spec) = &cfg.cluster_ip {
@@ -27,7 +27,10 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     // start adds it again.
     // Neither may fail the stop of a plain address (a failed stop fences the node): without
     // nftables in this kernel there are no buckets.
-    let _lock = cluster_ip::lock(cfg, ctx).inspect_err(|e| ocf_shim::warn!("{}", e.reason)).ok();
+    // Waiting for the lock may take half of what is left, no more: removing the address
+    // must still fit in the timeout.
+    let wait = ctx.deadline.cap(ctx.deadline.remaining() / 2);
+    let _lock = cluster_ip::lock_within(cfg, &wait).inspect_err(|e| ocf_shim::warn!("{}", e.reason)).ok();
     let buckets = buckets_running_here(cfg);
     if !buckets.is_empty() {
         ocf_shim::info!("{} stays configured: cluster-IP buckets {buckets:?} on this node use it", cfg.ip);
