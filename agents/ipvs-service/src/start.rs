@@ -138,6 +138,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         }
     }
     rec.netns = ownership::current_netns();
+    rec.names = cfg.resolved_names.clone();
     rec.service = Some(key);
     rec.wants = sync_daemon::wanted(cfg.sync.as_ref());
     ownership::write(ctx, &rec)?;
