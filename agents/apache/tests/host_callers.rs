@@ -12,8 +12,19 @@ use support::{CustomConf, OURS, Outcome, Sandbox};
 /// Runs our agent as `ip netns exec <ns> apache <action>` from the machine's own mount
 /// namespace, with an environment as small as pcs gives it.
 fn netns_exec(sb: &Sandbox, instance: &str, action: &str, conf: &str) -> Outcome {
+    netns_exec_in(sb, sb.ns.name(), instance, action, conf, &[])
+}
+
+fn netns_exec_in(
+    sb: &Sandbox,
+    ns: &str,
+    instance: &str,
+    action: &str,
+    conf: &str,
+    extra: &[(&str, &str)],
+) -> Outcome {
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", sb.ns.name(), OURS, action])
+    c.args(["netns", "exec", ns, OURS, action])
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("OCF_ROOT", "/usr/lib/ocf")
@@ -26,6 +37,9 @@ fn netns_exec(sb: &Sandbox, instance: &str, action: &str, conf: &str) -> Outcome
         .stdin(Stdio::null());
     if action == "monitor" {
         c.env("OCF_RESKEY_CRM_meta_interval", "10000");
+    }
+    for (k, v) in extra {
+        c.env(k, v);
     }
     let t = Instant::now();
     let out = c.output().unwrap();
@@ -95,4 +109,25 @@ fn a_pid_file_naming_another_instances_httpd_is_stale_and_stop_leaves_that_httpd
     assert!(std::path::Path::new(&format!("/proc/{b_main}")).exists());
     netns_exec(&sb, "b", "stop", &b).expect(0);
     assert!(sb.wait_no_apache(Duration::from_secs(2)));
+}
+
+#[test]
+fn with_dns_down_a_status_url_by_name_fails_within_the_monitor_timeout() {
+    // Issue #10 item 2: the statusurl's host was resolved with an unbounded getaddrinfo
+    // (10 s here), past the monitor's timeout.
+    let dns = rha_harness::dns_down::DnsDown::new("apdns").unwrap();
+    let sb = Sandbox::new("apdnsh");
+    let c = conf(&sb, "web", 8083);
+    let ns = dns.client.name();
+    netns_exec_in(&sb, ns, "web", "start", &c, &[]).expect(0);
+    let by_name = [
+        ("OCF_RESKEY_statusurl", "http://web.cluster.invalid:8083/status"),
+        ("OCF_RESKEY_CRM_meta_timeout", "4000"),
+    ];
+    let m = netns_exec_in(&sb, ns, "web", "monitor", &c, &by_name);
+    m.expect_reason(1, "web.cluster.invalid");
+    // Within Pacemaker's timeout (the shim ends the operation 10% before it).
+    assert!(m.elapsed < Duration::from_millis(4000), "monitor overran its timeout: {m}");
+    netns_exec_in(&sb, ns, "web", "stop", &c, &[]).expect(0);
+    netns_exec_in(&sb, ns, "web", "monitor", &c, &[]).expect(7);
 }

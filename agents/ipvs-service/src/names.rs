@@ -16,7 +16,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use ocf_shim::Deadline;
@@ -94,18 +93,11 @@ impl ActionResolver {
     /// operation (and at most [`MAX_LOOKUP`]), so that several names still fit.
     fn bounded_lookup(&self, name: &str) -> Option<Ipv4Addr> {
         let limit = (self.deadline.remaining() / 4).min(MAX_LOOKUP);
-        let (tx, rx) = mpsc::channel();
         let lookup = self.lookup;
         let owned = name.to_string();
-        let spawned = std::thread::Builder::new().name("lookup".into()).spawn(move || {
-            let _ = tx.send(lookup(&owned));
-        });
-        if spawned.is_err() {
-            return None;
-        }
-        match rx.recv_timeout(limit) {
-            Ok(answer) => answer,
-            Err(_) => {
+        match ocf_shim::deadline::on_thread_within(limit, move || lookup(&owned)) {
+            Some(answer) => answer,
+            None => {
                 ocf_shim::warn!("looking up host name '{name}' did not answer within {limit:?}");
                 self.timed_out.borrow_mut().push(name.to_string());
                 None

@@ -335,53 +335,12 @@ fn odd_parameter_values_never_panic_and_always_give_a_reason() {
     }
 }
 
-/// A network namespace whose only nameserver black-holes queries (packets dropped by the
-/// server's nftables, so getaddrinfo waits its full timeout), through `ip netns exec`'s
-/// /etc/netns/<ns>/ files; removed on every path.
-struct DnsDown {
-    client: rha_harness::netns::Netns,
-    _server: rha_harness::netns::Netns,
-    etc: std::path::PathBuf,
-}
-
-impl DnsDown {
-    fn new(tag: &str) -> DnsDown {
-        let client = rha_harness::netns::Netns::new(&format!("{tag}c")).unwrap();
-        let server = rha_harness::netns::Netns::new(&format!("{tag}s")).unwrap();
-        client.add_veth("eth0", &server, "eth0").unwrap();
-        for (ns, a) in [(&client, "198.51.100.1/24"), (&server, "198.51.100.53/24")] {
-            ns.link_up("lo").unwrap();
-            ns.link_up("eth0").unwrap();
-            ns.add_addr("eth0", a).unwrap();
-        }
-        server
-            .sh_ok(
-                "nft add table inet dnsdown && \
-                 nft add chain inet dnsdown input '{ type filter hook input priority 0; policy accept; }' && \
-                 nft add rule inet dnsdown input iifname eth0 drop",
-            )
-            .unwrap();
-        let etc = Path::new("/etc/netns").join(client.name());
-        std::fs::create_dir_all(&etc).unwrap();
-        std::fs::write(etc.join("resolv.conf"), "nameserver 198.51.100.53\noptions timeout:5 attempts:2\n")
-            .unwrap();
-        std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
-        DnsDown { client, _server: server, etc }
-    }
-}
-
-impl Drop for DnsDown {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.etc);
-    }
-}
-
 #[test]
 fn with_dns_down_stop_and_probe_finish_within_their_timeout() {
     // Issue #10 item 2: a name in `reals` made every action block in getaddrinfo (10 s with
     // this resolv.conf), stop included: a stop past its timeout gets the node fenced.
     // Holds on any kernel: nothing is started.
-    let dns = DnsDown::new("dnsdown");
+    let dns = rha_harness::dns_down::DnsDown::new("dnsdown").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let i = nat(dir.path())
         .netns(dns.client.name())
