@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use support::{CustomConf, OURS, Outcome, Sandbox};
 
 /// Runs our agent as `ip netns exec <ns> apache <action>` from the machine's own mount
-/// namespace, with an environment as small as pcs gives it.
+/// namespace, with PATH unset and nothing but the OCF variables in its environment.
 fn netns_exec(sb: &Sandbox, instance: &str, action: &str, conf: &str) -> Outcome {
     netns_exec_in(sb, sb.ns.name(), instance, action, conf, &[])
 }
@@ -25,8 +25,8 @@ fn netns_exec_in(
 ) -> Outcome {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", ns, OURS, action])
+        // No PATH, nothing but the OCF variables: as pacemaker-execd or pcs may run it.
         .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .env("OCF_ROOT", "/usr/lib/ocf")
         .env("OCF_RESOURCE_INSTANCE", instance)
         .env("OCF_RESOURCE_TYPE", "apache")
