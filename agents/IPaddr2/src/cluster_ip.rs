@@ -223,7 +223,30 @@ fn has_comment(rules: &[Rule], comment: &str) -> bool {
 
 /// The address's table in `family` as the kernel holds it, `None` without one.
 fn read_table(family: NfFamily, ip: IpAddr) -> OcfResult<Option<Vec<Rule>>> {
-    nftables::table_rules(family, &table_name(ip)).map_err(net_err)
+    match nftables::table_rules(family, &table_name(ip)) {
+        // No nf_tables in this kernel (a container, module loading blocked): there can be no
+        // table, so nothing runs here (probe 7) and there is nothing to stop (0). Start checks
+        // for it first (5).
+        Err(e) if nf_tables_missing(&e) => Ok(None),
+        r => r.map_err(net_err),
+    }
+}
+
+/// The answers of a kernel without nfnetlink (no protocol) or without nf_tables (the
+/// subsystem rejects the message).
+fn nf_tables_missing(e: &rha_net::Error) -> bool {
+    e.is_errno(&[libc::EPROTONOSUPPORT, libc::EAFNOSUPPORT, libc::EINVAL, libc::EOPNOTSUPP])
+}
+
+/// Start's check: nf_tables must be there (5 on a node whose kernel lacks it).
+fn require_nf_tables(ip: IpAddr) -> OcfResult<()> {
+    match nftables::table_rules(l3(ip), &table_name(ip)) {
+        Err(e) if nf_tables_missing(&e) => Err(OcfError::installed(format!(
+            "cluster-IP clone mode needs nf_tables, which this node's kernel does not offer ({e})"
+        ))),
+        Err(e) => Err(net_err(e)),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Whether the ARP rewriting rule is there.
@@ -232,28 +255,83 @@ fn arp_mangled(ip: IpAddr) -> OcfResult<bool> {
         .is_some_and(|r| r.iter().any(|r| r.comment.as_deref() == Some(ARP_COMMENT))))
 }
 
-/// What this instance programmed, for stop and monitor: the interface and the cluster MAC.
+/// What this instance programmed, for stop and monitor: the interface and the cluster MAC,
+/// and which address and bucket (so that a plain stop of the address can tell which buckets
+/// really run on this node without reading nftables).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Record {
     nic: String,
     mac: [u8; 6],
+    /// `None` in a record written before the address was recorded.
+    ip: Option<IpAddr>,
+    bucket: Option<u32>,
 }
 
+/// Suffix of the per-instance record files in the agent's state directory.
+const RECORD_SUFFIX: &str = ".cip";
+
 fn record_file(ctx: &Context) -> PathBuf {
-    StateDir::for_agent(INFO.name).instance_file(ctx, ".cip")
+    StateDir::for_agent(INFO.name).instance_file(ctx, RECORD_SUFFIX)
+}
+
+fn parse_record(text: &str) -> Option<Record> {
+    let mut f = text.split_whitespace();
+    let nic = f.next()?.to_string();
+    let mac = parse_mac(f.next()?)?;
+    let ip = f.next().and_then(|s| s.parse().ok());
+    let bucket = f.next().and_then(|s| s.parse().ok());
+    Some(Record { nic, mac, ip, bucket })
 }
 
 fn read_record(ctx: &Context) -> Option<Record> {
-    let text = std::fs::read_to_string(record_file(ctx)).ok()?;
-    let mut f = text.split_whitespace();
-    Some(Record { nic: f.next()?.to_string(), mac: parse_mac(f.next()?)? })
+    parse_record(&std::fs::read_to_string(record_file(ctx)).ok()?)
+}
+
+/// Which buckets of `ip` instances on this node have recorded (started, or started and killed
+/// before their stop): `Known(empty)` when none, `Unknown` when an old record does not say
+/// which address it is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordedBuckets {
+    Known(Vec<u32>),
+    Unknown,
+}
+
+pub fn recorded_buckets(ip: IpAddr) -> RecordedBuckets {
+    let dir = StateDir::for_agent(INFO.name);
+    let Ok(entries) = std::fs::read_dir(dir.path()) else { return RecordedBuckets::Known(Vec::new()) };
+    let mut buckets = Vec::new();
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().ends_with(RECORD_SUFFIX) {
+            continue;
+        }
+        let Some(r) = std::fs::read_to_string(e.path()).ok().as_deref().and_then(parse_record) else {
+            continue;
+        };
+        match (r.ip, r.bucket) {
+            (Some(rip), Some(b)) if rip == ip => buckets.push(b),
+            (Some(_), Some(_)) => {}
+            _ => return RecordedBuckets::Unknown,
+        }
+    }
+    buckets.sort_unstable();
+    buckets.dedup();
+    RecordedBuckets::Known(buckets)
 }
 
 fn write_record(ctx: &Context, r: &Record) -> OcfResult<()> {
     let file = record_file(ctx);
     StateDir::for_agent(INFO.name)
-        .write(&file, format!("{} {}\n", r.nic, format_mac(&r.mac)).as_bytes())
+        .write(&file, format_record(r).as_bytes())
         .map_err(|e| OcfError::generic(format!("cannot record the cluster IP in {}: {e}", file.display())))
+}
+
+fn format_record(r: &Record) -> String {
+    let mut line = format!("{} {}", r.nic, format_mac(&r.mac));
+    if let (Some(ip), Some(b)) = (r.ip, r.bucket) {
+        line.push_str(&format!(" {ip} {b}"));
+    }
+    line.push('\n');
+    line
 }
 
 fn forget_record(ctx: &Context) -> OcfResult<()> {
@@ -268,8 +346,13 @@ pub fn buckets_here(ip: IpAddr) -> OcfResult<Vec<u32>> {
 
 /// The node-wide lock of one address's cluster IP (also taken by a plain stop of the address).
 pub fn lock(cfg: &Config, ctx: &Context) -> OcfResult<NodeLock> {
+    lock_within(cfg, &ctx.deadline)
+}
+
+/// [`lock`], waiting no longer than `deadline`.
+pub fn lock_within(cfg: &Config, deadline: &ocf_shim::Deadline) -> OcfResult<NodeLock> {
     let path = StateDir::for_agent(INFO.name).file(&format!("{}.cip.lock", table_name(cfg.ip)));
-    NodeLock::acquire(&path, &ctx.deadline)
+    NodeLock::acquire(&path, deadline)
 }
 
 /// The `nft` program (package nftables): 5 when this node lacks it.
@@ -374,6 +457,7 @@ pub fn start(
 ) -> OcfResult<()> {
     nft_binary()?;
     check_nic_name(&place.link.name)?;
+    require_nf_tables(cfg.ip)?;
     let _lock = lock(cfg, ctx)?;
     let mac = spec.mac.unwrap_or_else(|| derived_mac(cfg.ip, place.prefix_len, place.broadcast));
     let hash = Hash {
@@ -389,7 +473,10 @@ pub fn start(
         return Err(e);
     }
     // Recorded before anything changes: a stop after a killed start finds all of it.
-    write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
+    write_record(
+        ctx,
+        &Record { nic: place.link.name.clone(), mac, ip: Some(cfg.ip), bucket: Some(spec.bucket) },
+    )?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mut script = match &table {
         Some(rules)
@@ -471,7 +558,9 @@ pub fn start(
 /// Stop: remove this instance's bucket; the last bucket on the node takes the table, the
 /// multicast group and the address with it.
 pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> {
-    let _lock = lock(cfg, ctx)?;
+    // Half of what is left at most for the lock: the nft transaction, leaving the multicast
+    // group and removing the address must still fit in stop's timeout.
+    let _lock = lock_within(cfg, &ctx.deadline.cap(ctx.deadline.remaining() / 2))?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mine = bucket_comment(spec.bucket);
     let others: Vec<u32> =
@@ -591,6 +680,20 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_name_their_address_and_bucket_and_old_ones_still_read() {
+        let r = Record {
+            nic: "eth0".into(),
+            mac: [3, 0, 0, 0, 0, 10],
+            ip: Some("198.51.100.10".parse().unwrap()),
+            bucket: Some(2),
+        };
+        assert_eq!(parse_record(&format_record(&r)), Some(r));
+        let old = parse_record("eth0 03:00:00:00:00:0a\n").unwrap();
+        assert_eq!((old.ip, old.bucket), (None, None));
+        assert_eq!(old.nic, "eth0");
+    }
 
     #[test]
     fn derivations_match_upstreams_shell() {

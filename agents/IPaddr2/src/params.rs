@@ -63,9 +63,10 @@ static PARAMETERS: &[Parameter] = &[
             "IPv6 only: give the address an RFC 6724 address label while it is up, so the kernel \
              does not pick it as the source of outgoing connections (needed for LVS-DR health \
              checks of real servers that have the same address on their loopback). Ignored for \
-             IPv4.",
+             IPv4. Off by default, as in Debian 12's ocf:heartbeat:IPaddr2 (resource-agents \
+             4.12), so that switching the provider changes nothing.",
         )
-        .default("true"),
+        .default("false"),
     Parameter::integer("lvs_ipv6_addrlabel_value")
         .short("IPv6 address label value")
         .long("The label used with lvs_ipv6_addrlabel: a value not otherwise used in 'ip addrlabel list'.")
@@ -632,10 +633,16 @@ mod tests {
         let c6 = cfg(&[("ip", "2001:db8:0:0::10")]).unwrap();
         assert_eq!(c6.ip.to_string(), "2001:db8::10", "canonical form");
         assert!(!c6.arp_bg, "IPv6 announces in the foreground by default");
-        assert_eq!(c6.addrlabel, Some(99));
-        assert_eq!(cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "false")]).unwrap().addrlabel, None);
+        // Debian 12's agent (4.12) defaults lvs_ipv6_addrlabel to false.
+        assert_eq!(c6.addrlabel, None);
         assert_eq!(
-            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel_value", "7")]).unwrap().addrlabel,
+            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "true")]).unwrap().addrlabel,
+            Some(99)
+        );
+        assert_eq!(
+            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "true"), ("lvs_ipv6_addrlabel_value", "7")])
+                .unwrap()
+                .addrlabel,
             Some(7)
         );
     }

@@ -15,7 +15,7 @@ use crate::{announce, cluster_ip, findif, lvs, monitor};
 /// The stop action.
 pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     ctx.require_root()?;
-    if let Err(e) = announce::stop_background(&announce::pidfile(ctx)) {
+    if let Err(e) = announce::stop_background(&announce::pidfile(ctx), &ctx.deadline) {
         ocf_shim::warn!("{}", e.reason);
     }
     if let Some(spec) = &cfg.cluster_ip {
@@ -27,13 +27,34 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     // start adds it again.
     // Neither may fail the stop of a plain address (a failed stop fences the node): without
     // nftables in this kernel there are no buckets.
-    let _lock = cluster_ip::lock(cfg, ctx).inspect_err(|e| ocf_shim::warn!("{}", e.reason)).ok();
-    let buckets = cluster_ip::buckets_here(cfg.ip).unwrap_or_default();
+    // Waiting for the lock may take half of what is left, no more: removing the address
+    // must still fit in the timeout.
+    let wait = ctx.deadline.cap(ctx.deadline.remaining() / 2);
+    let _lock = cluster_ip::lock_within(cfg, &wait).inspect_err(|e| ocf_shim::warn!("{}", e.reason)).ok();
+    let buckets = buckets_running_here(cfg);
     if !buckets.is_empty() {
         ocf_shim::info!("{} stays configured: cluster-IP buckets {buckets:?} on this node use it", cfg.ip);
         return findif::forget(ctx);
     }
     take_down(cfg, ctx)
+}
+
+/// The cluster-IP buckets of this address that really run on this node: recorded by a bucket
+/// instance here (its start wrote the record before changing anything) and programmed in the
+/// node's table. A stale table alone (left by a crash, or by hand) keeps no address: a VIP
+/// left behind would be a duplicate address once it starts elsewhere. Without any record for
+/// the address, nftables is not even asked (opening nfnetlink would load nf_tables).
+fn buckets_running_here(cfg: &Config) -> Vec<u32> {
+    let recorded = match cluster_ip::recorded_buckets(cfg.ip) {
+        cluster_ip::RecordedBuckets::Known(b) if b.is_empty() => return Vec::new(),
+        r => r,
+    };
+    let programmed = cluster_ip::buckets_here(cfg.ip).unwrap_or_default();
+    match recorded {
+        cluster_ip::RecordedBuckets::Known(b) => programmed.into_iter().filter(|p| b.contains(p)).collect(),
+        // A record from before records named their address: the table decides, as it did.
+        cluster_ip::RecordedBuckets::Unknown => programmed,
+    }
 }
 
 /// Removes the address and its side effects, wherever this resource put it.

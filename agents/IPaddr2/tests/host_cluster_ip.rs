@@ -421,6 +421,81 @@ fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
 }
 
 #[test]
+fn a_stale_cluster_ip_table_keeps_no_plain_address() {
+    // A table with a bucket rule that no instance on this node runs (left by a crash or by
+    // hand): a plain stop must still remove the address, or the VIP is duplicated once it
+    // starts elsewhere (issue #10 item 7).
+    let c = cluster("cips");
+    let n1 = &c.nodes[0];
+    let plain = |action: &str| {
+        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &[("OCF_RESOURCE_INSTANCE", "vip")])
+    };
+    expect(&plain("start"), 0, "the primitive");
+    n1.ns
+        .sh_ok(&format!(
+            "nft add table ip {TABLE} && \
+             nft add chain ip {TABLE} prerouting '{{ type filter hook prerouting priority -150; policy accept; }}' && \
+             nft add rule ip {TABLE} prerouting ip daddr {VIP} counter accept comment cip-node-1"
+        ))
+        .unwrap();
+    let s = plain("stop");
+    expect(&s, 0, "plain stop beside a stale table");
+    assert!(!s.stderr.contains("stays configured"), "{s}");
+    let addrs = n1.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!addrs.contains(&format!(" {VIP}/")), "the VIP was left behind: {addrs}");
+    n1.ns.run(&["nft", "delete", "table", "ip", TABLE]).unwrap();
+}
+
+#[test]
+fn a_plain_stop_waits_for_a_held_cluster_ip_lock_only_within_its_timeout() {
+    // Another process holds the address's cluster-IP lock (a bucket's start that hangs): the
+    // plain stop waits for it at most half of its timeout and still removes the address in
+    // time (issue #10 item 8).
+    let c = cluster("cipl");
+    let n1 = &c.nodes[0];
+    let plain = |action: &str, env: &[(&str, &str)]| {
+        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        let mut all = vec![("OCF_RESOURCE_INSTANCE", "vip")];
+        all.extend_from_slice(env);
+        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &all)
+    };
+    expect(&plain("start", &[]), 0, "the primitive");
+    let dir = n1.state.path().join("rha/IPaddr2");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join(format!("{TABLE}.cip.lock"));
+    let mut holder =
+        std::process::Command::new("flock").arg("-x").arg(&lock).args(["sleep", "30"]).spawn().unwrap();
+    // Until the holder has it.
+    let t = std::time::Instant::now();
+    while std::process::Command::new("flock")
+        .args(["-n", "-x"])
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "flock did not take the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let s = plain("stop", &[("OCF_RESKEY_CRM_meta_timeout", "4000")]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let _ = std::fs::remove_file(&lock);
+    expect(&s, 0, "plain stop with the lock held elsewhere");
+    assert!(s.elapsed < std::time::Duration::from_millis(3600), "stop overran its timeout: {s}");
+    let addrs = n1.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!addrs.contains(&format!(" {VIP}/")), "the VIP was left behind: {addrs}");
+}
+
+#[test]
 fn ipv6_cluster_ip_serves_each_client_from_exactly_one_node() {
     let c = cluster("cip6");
     let (n1, n2) = (&c.nodes[0], &c.nodes[1]);

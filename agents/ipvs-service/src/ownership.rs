@@ -8,6 +8,7 @@
 //! service -t 198.51.100.10:80      the virtual service start programs (ipvsadm's words)
 //! wants master eth1 5              a sync daemon the configuration asks for
 //! owns master eth1 5               a sync daemon this instance started (stop stops it)
+//! name web1.cluster 203.0.113.2    a host name start resolved (monitor and stop reuse it)
 //! ```
 //!
 //! Sync daemons are per node (per network namespace), not per service, so several instances
@@ -57,6 +58,8 @@ pub struct Record {
     pub wants: Vec<DaemonSpec>,
     /// Sync daemons it started and must stop.
     pub owns: Vec<DaemonSpec>,
+    /// Host names start resolved, and to what ([`crate::names`]).
+    pub names: std::collections::BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 /// The service identity in ipvsadm's words: `-t 198.51.100.10:80`, `-f 5 -6`.
@@ -117,6 +120,9 @@ impl Record {
                 s.push_str(&format!("{word} {} {} {}\n", state_name(d.state), d.interface, d.syncid));
             }
         }
+        for (name, addr) in &self.names {
+            s.push_str(&format!("name {name} {addr}\n"));
+        }
         s
     }
 
@@ -134,6 +140,12 @@ impl Record {
                 continue;
             }
             let w: Vec<&str> = line.split_whitespace().collect();
+            if let ["name", host, addr] = w.as_slice() {
+                if let Ok(a) = addr.parse() {
+                    r.names.insert(host.to_string(), a);
+                }
+                continue;
+            }
             if let [word @ ("wants" | "owns"), state, ifn, id] = w.as_slice() {
                 let (Some(state), Ok(syncid)) = (parse_state(state), id.parse::<u32>()) else {
                     continue;
@@ -283,8 +295,10 @@ mod tests {
                 DaemonSpec { state: DaemonState::Backup, interface: "eth1".into(), syncid: 5 },
             ],
             owns: vec![DaemonSpec { state: DaemonState::Backup, interface: "eth1".into(), syncid: 5 }],
+            names: [("compute-0-0.local".to_string(), "203.0.113.2".parse().unwrap())].into(),
         };
         let text = r.to_text();
+        assert!(text.contains("name compute-0-0.local 203.0.113.2\n"), "{text}");
         assert!(text.contains("service -t 198.51.100.10:80\n"), "{text}");
         assert!(text.contains("owns backup eth1 5\n") && text.contains("netns 4026531840\n"), "{text}");
         assert_eq!(Record::from_text(&text), r);

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use ocf_shim::params::quote;
 use ocf_shim::{Action, ActionSpec, AgentInfo, Context, OcfError, OcfResult, Parameter, Params};
-use rha_ipvs::save_format::{self, Resolver, SystemResolver};
+use rha_ipvs::save_format::{self, Resolver};
+
+use crate::names::{ActionResolver, Mode};
 use rha_ipvs::{
     DaemonState, Family, Netmask, Protocol, Service, ServiceFlags, ServiceKey, ServiceSpec, SpecError,
 };
@@ -68,6 +70,17 @@ static PARAMETERS: &[Parameter] = &[
     Parameter::boolean("ops")
         .short("One-packet scheduling")
         .long("Schedule every UDP datagram on its own (ipvsadm -o). UDP and fwmark services only.")
+        .default("false"),
+    Parameter::boolean("strict_weights")
+        .short("Weights changed outside the agent fail the monitor")
+        .long(
+            "By default, a real's weight or thresholds changed outside the agent (an administrator \
+             draining a real with ipvsadm -e ... -w 0, or ldirectord/keepalived managing weights) \
+             are left alone: monitor returns success with a warning naming them, and only a missing \
+             service or real, or a different scheduler, persistence, flag or forwarding method, \
+             fails it (start repairs those). With strict_weights=true weight and threshold \
+             differences fail the monitor too, and the recovery's start restores them.",
+        )
         .default("false"),
     Parameter::string("reals").short("Real servers").long(
         "The real servers, one entry per ipvsadm -a line, separated by ';' or newlines:\n\
@@ -192,6 +205,10 @@ pub struct Config {
     pub unusable: Option<OcfError>,
     pub source: Source,
     pub sync: Option<SyncConfig>,
+    /// `strict_weights`: weight and threshold differences fail the monitor.
+    pub strict_weights: bool,
+    /// Host names this invocation resolved (start records them for monitor and stop).
+    pub resolved_names: std::collections::BTreeMap<String, std::net::Ipv4Addr>,
     /// Things an administrator should know that do not stop the resource.
     pub warnings: Vec<String>,
 }
@@ -207,8 +224,23 @@ impl Config {
     }
 
     /// Parses and checks the parameters (see the module comment).
+    ///
+    /// Host names are resolved as [`crate::names`] says for the action: afresh and bounded for
+    /// start, from start's record for monitor and stop (stop never asks DNS).
     pub fn from_params(params: &Params, ctx: &Context) -> OcfResult<Config> {
-        Config::from_params_with(params, ctx, &SystemResolver::default())
+        let mode = match ctx.action {
+            Action::Stop => Mode::RecordedOnly,
+            Action::Monitor | Action::Status => Mode::RecordedFirst,
+            _ => Mode::Fresh,
+        };
+        let recorded = match mode {
+            Mode::Fresh => Default::default(),
+            _ => crate::ownership::read(ctx).ok().flatten().map(|r| r.names).unwrap_or_default(),
+        };
+        let resolver = ActionResolver::new(mode, recorded, ctx.deadline);
+        let mut cfg = Config::from_params_with(params, ctx, &resolver)?;
+        cfg.resolved_names = resolver.resolved();
+        Ok(cfg)
     }
 
     /// [`Config::from_params`] with a given name resolver (tests).
@@ -232,6 +264,8 @@ impl Config {
                     unusable: Some(error),
                     source,
                     sync: None,
+                    strict_weights: false,
+                    resolved_names: Default::default(),
                     warnings: Vec::new(),
                 })
             }
@@ -252,8 +286,18 @@ fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
     };
     let key = Some(spec.service.key);
     let sync = sync_config(params).map_err(|error| Loaded { error, key })?;
+    let strict_weights = params.bool("strict_weights").map_err(|error| Loaded { error, key })?;
     let warnings = syntax_warnings(&spec);
-    Ok(Config { desired: Some(spec), key, unusable: None, source, sync, warnings })
+    Ok(Config {
+        desired: Some(spec),
+        key,
+        unusable: None,
+        source,
+        sync,
+        strict_weights,
+        resolved_names: Default::default(),
+        warnings,
+    })
 }
 
 /// A failure to build the desired service, with the key if it was known by then.

@@ -334,3 +334,25 @@ fn odd_parameter_values_never_panic_and_always_give_a_reason() {
         assert!(i.record().is_none(), "{ctx}: nothing may be recorded without IPVS");
     }
 }
+
+#[test]
+fn with_dns_down_stop_and_probe_finish_within_their_timeout() {
+    // Issue #10 item 2: a name in `reals` made every action block in getaddrinfo (10 s with
+    // this resolv.conf), stop included: a stop past its timeout gets the node fenced.
+    // Holds on any kernel: nothing is started.
+    let dns = rha_harness::dns_down::DnsDown::new("dnsdown").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let i = nat(dir.path())
+        .netns(dns.client.name())
+        .param("reals", "web1.cluster.invalid:80 masq 3; 203.0.113.3:80 masq 1");
+    let limit = [("OCF_RESKEY_CRM_meta_timeout", "4000")];
+    let s = i.run_with("stop", &limit);
+    expect(&s, 0, "stop with DNS down");
+    assert!(s.elapsed < std::time::Duration::from_millis(3600), "stop overran its timeout: {s}");
+    let p = i.run_with(
+        "monitor",
+        &[("OCF_RESKEY_CRM_meta_timeout", "4000"), ("OCF_RESKEY_CRM_meta_interval", "0")],
+    );
+    expect(&p, 7, "probe with DNS down");
+    assert!(p.elapsed < std::time::Duration::from_millis(3600), "probe overran its timeout: {p}");
+}

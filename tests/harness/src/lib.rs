@@ -10,6 +10,7 @@
 //! skip) when something is missing, so CI notices.
 
 pub mod cmd;
+pub mod dns_down;
 pub mod lab;
 pub mod netns;
 pub mod outcome;

@@ -93,13 +93,15 @@ fn ipvs_lifecycle_and_breakage_behind_its_back() {
     let cases = [
         Breakage::new("service deleted", || ipvsadm(&sb, "-D -t 198.51.100.10:80"), 7, Recovery::Start)
             .reason("is not in the kernel"),
+        // (A changed weight is the administrator's or a health checker's: monitor leaves it
+        // alone with a warning, see vm_agent; the forwarding method is structure.)
         Breakage::new(
-            "a real server's weight changed",
-            || ipvsadm(&sb, "-e -t 198.51.100.10:80 -r 203.0.113.3:80 -m -w 7"),
+            "a real server's forwarding method changed",
+            || ipvsadm(&sb, "-e -t 198.51.100.10:80 -r 203.0.113.3:80 -g -w 3"),
             1,
             Recovery::Start,
         )
-        .reason("weight 3, kernel has 7"),
+        .reason("forwarding Masq, kernel has Route"),
         Breakage::new("sync daemon stopped", || ipvsadm(&sb, "--stop-daemon master"), 1, Recovery::Start)
             .reason("sync daemon"),
     ];
