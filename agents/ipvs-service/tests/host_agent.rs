@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{Instance, Outcome, agent_path, expect};
+use rha_harness::netns::Netns;
 
 /// True when the running kernel has IPVS loaded (then these tests have nothing to say).
 fn kernel_has_ipvs() -> bool {
@@ -33,8 +34,19 @@ fn require(path: &str) {
     assert!(Path::new(path).exists(), "{path} is missing: run tests/install-deps (this test never skips)");
 }
 
-fn nat(dir: &Path) -> Instance {
-    Instance::new("web", dir)
+/// Every agent run of this file happens in a network namespace of its own: on a kernel where
+/// ip_vs can be loaded (Debian's stock kernel), a start with a valid `virtual` would otherwise
+/// program the machine's own IPVS table (issue #10).
+fn test_ns() -> Netns {
+    Netns::new("ipvshost").expect("creating a network namespace (run as root)")
+}
+
+fn instance(name: &str, dir: &Path, ns: &Netns) -> Instance {
+    Instance::new(name, dir).netns(ns.name())
+}
+
+fn nat(dir: &Path, ns: &Netns) -> Instance {
+    instance("web", dir, ns)
         .param("virtual", "198.51.100.10:80")
         .param("scheduler", "wrr")
         .param("reals", "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 3; 203.0.113.4:80 masq 1")
@@ -108,7 +120,8 @@ fn meta_data_is_valid_in_both_dialects() {
 #[test]
 fn usage_methods_and_unknown_actions() {
     let dir = tempfile::tempdir().unwrap();
-    let i = Instance::new("u", dir.path());
+    let ns = test_ns();
+    let i = instance("u", dir.path(), &ns);
     expect(&i.run("usage"), 0, "usage");
     let m = i.run("methods");
     for a in ["start", "stop", "monitor", "status", "validate-all", "meta-data"] {
@@ -123,16 +136,17 @@ fn usage_methods_and_unknown_actions() {
 fn probe_on_a_node_without_ipvs_is_not_running() {
     needs_no_ipvs!();
     let dir = tempfile::tempdir().unwrap();
-    let i = nat(dir.path());
+    let ns = test_ns();
+    let i = nat(dir.path(), &ns);
     // Pacemaker's probe: interval 0, and ocf-tester's: no interval at all.
     expect(&i.probe(), 7, "probe");
     expect(&i.run("monitor"), 7, "monitor without an interval is a probe");
     expect(&i.run("status"), 7, "status");
     // Even at check level 10, and even for a configuration unusable here.
     expect(&i.run_with("monitor", &[("OCF_CHECK_LEVEL", "10")]), 7, "probe at level 10");
-    let bad = nat(dir.path()).param("reals", "nowhere.invalid masq");
+    let bad = nat(dir.path(), &ns).param("reals", "nowhere.invalid masq");
     expect(&bad.probe(), 7, "probe with a host name that does not resolve");
-    let missing = Instance::new("f", dir.path()).param("rules_file", "/nonexistent/ipvs.rules");
+    let missing = instance("f", dir.path(), &ns).param("rules_file", "/nonexistent/ipvs.rules");
     expect(&missing.probe(), 7, "probe with a missing rules file");
     assert!(!dir.path().join("ipvs-service").join("web.state").exists(), "a probe records nothing");
 }
@@ -141,7 +155,8 @@ fn probe_on_a_node_without_ipvs_is_not_running() {
 fn recurring_monitor_without_ipvs_is_not_running_with_a_reason() {
     needs_no_ipvs!();
     let dir = tempfile::tempdir().unwrap();
-    let o = nat(dir.path()).monitor();
+    let ns = test_ns();
+    let o = nat(dir.path(), &ns).monitor();
     expect(&o, 7, "recurring monitor");
     let why = o.why();
     assert!(why.contains("TCP 198.51.100.10:80") && why.contains("IPVS is not loaded"), "{o}");
@@ -151,7 +166,8 @@ fn recurring_monitor_without_ipvs_is_not_running_with_a_reason() {
 fn start_without_ipvs_is_not_installed_with_a_reason() {
     needs_no_ipvs!();
     let dir = tempfile::tempdir().unwrap();
-    let i = nat(dir.path());
+    let ns = test_ns();
+    let i = nat(dir.path(), &ns);
     let o = i.start();
     expect(&o, 5, "start on a kernel without IPVS");
     let why = o.why();
@@ -166,7 +182,8 @@ fn start_without_ipvs_is_not_installed_with_a_reason() {
 fn stop_without_ipvs_succeeds_and_clears_the_record() {
     needs_no_ipvs!();
     let dir = tempfile::tempdir().unwrap();
-    let i = nat(dir.path());
+    let ns = test_ns();
+    let i = nat(dir.path(), &ns);
     let state = dir.path().join("ipvs-service");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(state.join("web.state"), "service -t 198.51.100.10:80\nowns master eth0 5\n").unwrap();
@@ -174,14 +191,15 @@ fn stop_without_ipvs_succeeds_and_clears_the_record() {
     expect(&i.stop(), 0, "stop");
     assert!(!state.join("web.state").exists() && !state.join("web.state.tmp4242").exists());
     // And with a configuration unusable here (rules file gone): still 0.
-    let gone = Instance::new("web", dir.path()).param("rules_file", "/nonexistent/ipvs.rules");
+    let gone = instance("web", dir.path(), &ns).param("rules_file", "/nonexistent/ipvs.rules");
     expect(&gone.stop(), 0, "stop with the rules file gone");
 }
 
 #[test]
 fn validate_all_level_0_checks_the_configuration_only() {
     let dir = tempfile::tempdir().unwrap();
-    let i = nat(dir.path());
+    let ns = test_ns();
+    let i = nat(dir.path(), &ns);
     let o = i.run("validate-all");
     expect(&o, 0, "validate-all of a valid NAT service");
     // NAT on a node that does not forward: a warning, not a failure.
@@ -197,7 +215,7 @@ fn validate_all_level_0_checks_the_configuration_only() {
         ("virtual", "198.51.100.10:65536", "out of range"),
         ("virtual", "198.51.100.10", "port 0 must be persistent"),
     ] {
-        let o = nat(dir.path()).param(param, value).run("validate-all");
+        let o = nat(dir.path(), &ns).param(param, value).run("validate-all");
         expect(&o, 6, &format!("{param}={value}"));
         assert!(o.why().contains(needle), "{param}={value}: {o}");
     }
@@ -207,7 +225,8 @@ fn validate_all_level_0_checks_the_configuration_only() {
 fn validate_all_level_10_says_the_kernel_lacks_ipvs() {
     needs_no_ipvs!();
     let dir = tempfile::tempdir().unwrap();
-    let o = nat(dir.path()).run_with("validate-all", &[("OCF_CHECK_LEVEL", "10")]);
+    let ns = test_ns();
+    let o = nat(dir.path(), &ns).run_with("validate-all", &[("OCF_CHECK_LEVEL", "10")]);
     expect(&o, 5, "validate-all at level 10 on a kernel without IPVS");
     assert!(o.why().contains("IPVS is not available in kernel"), "{o}");
 }
@@ -302,9 +321,10 @@ fn odd_parameter_values_never_panic_and_always_give_a_reason() {
         "syncid",
     ];
     let dir = tempfile::tempdir().unwrap();
+    let ns = test_ns();
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     for round in 0..250 {
-        let mut i = Instance::new(&format!("odd{round}"), dir.path());
+        let mut i = instance(&format!("odd{round}"), dir.path(), &ns);
         for _ in 0..(1 + r.next() % 6) {
             let p = *r.pick(PARAMS);
             i = i.param(p, odd_value(&mut r));
@@ -342,7 +362,8 @@ fn with_dns_down_stop_and_probe_finish_within_their_timeout() {
     // Holds on any kernel: nothing is started.
     let dns = rha_harness::dns_down::DnsDown::new("dnsdown").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let i = nat(dir.path())
+    let ns = test_ns();
+    let i = nat(dir.path(), &ns)
         .netns(dns.client.name())
         .param("reals", "web1.cluster.invalid:80 masq 3; 203.0.113.3:80 masq 1");
     let limit = [("OCF_RESKEY_CRM_meta_timeout", "4000")];
