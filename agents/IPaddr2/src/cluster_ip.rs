@@ -28,138 +28,23 @@ use md5::{Digest, Md5};
 use ocf_shim::lock::NodeLock;
 use ocf_shim::params::quote;
 use ocf_shim::state::{StateDir, remove_if_exists};
-use ocf_shim::{CloneInfo, Context, OcfError, OcfResult, Params, Status};
+use ocf_shim::{Context, OcfError, OcfResult, Status};
 use rha_net::Netlink;
-use rha_net::address::Family;
 use rha_net::link::{self, format_mac};
 use rha_net::multicast;
 use rha_net::nftables::{self, NfFamily, Rule};
 
+use crate::address_state::{self, State};
 use crate::findif::Placement;
-use crate::monitor::{self, State};
-use crate::params::{Config, INFO};
-use crate::{net_err, start, stop};
+#[cfg(test)]
+use crate::params::parse_seed;
+use crate::params::{ClusterIpSpec, Config, INFO, parse_mac};
+use crate::{address_ops, net_err};
 
 const CHAIN: &str = "prerouting";
 const DROP_COMMENT: &str = "cip-drop";
 const ARP_CHAIN: &str = "output";
 const ARP_COMMENT: &str = "cip-arp";
-
-/// The cluster-IP part of the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClusterIpSpec {
-    /// `clone-max`: the number of buckets.
-    pub total: u32,
-    /// This instance's bucket, 1-based (`clone` + 1).
-    pub bucket: u32,
-    /// `mac`, if given (else derived at start).
-    pub mac: Option<[u8; 6]>,
-    /// `clusterip_hash_seed`, if given (else derived at start).
-    pub seed: Option<u32>,
-    /// `clusterip_mac_mangle`: the node's ARP for the address carries the cluster MAC.
-    pub mac_mangle: bool,
-}
-
-impl ClusterIpSpec {
-    /// The cluster-IP parameters of a clone with more than one instance.
-    pub fn from_params(
-        p: &Params,
-        clone: &CloneInfo,
-        family: Family,
-        warnings: &mut Vec<String>,
-    ) -> OcfResult<ClusterIpSpec> {
-        let configured = |m: String| OcfError::configured(m);
-        if !clone.globally_unique {
-            return Err(configured(format!(
-                "cluster-IP clone mode needs meta globally-unique=true: each of the clone-max={} \
-                 instances is one hash bucket",
-                clone.clone_max
-            )));
-        }
-        if clone.instance >= clone.clone_max {
-            return Err(configured(format!(
-                "clone instance {} is not below clone-max={}",
-                clone.instance, clone.clone_max
-            )));
-        }
-        match p.str("clusterip_firewall")?.map(str::trim).filter(|s| !s.is_empty()) {
-            None | Some("auto" | "nft") => {}
-            Some("iptables") => warnings.push(
-                "clusterip_firewall=iptables: ocf:rha:IPaddr2 programs cluster IP with nftables \
-                 (the same kernel packet path); clusterip_table and clusterip_chain are not used"
-                    .into(),
-            ),
-            Some(other) => {
-                return Err(configured(format!(
-                    "parameter clusterip_firewall: {} is not auto, nft or iptables",
-                    quote(OsStr::new(other))
-                )));
-            }
-        }
-        let mac_mangle = p.bool("clusterip_mac_mangle")?;
-        if mac_mangle && family == Family::V6 {
-            return Err(configured(
-                "clusterip_mac_mangle rewrites ARP, IPv4 only: give the routers a static neighbour \
-                 entry for an IPv6 cluster IP"
-                    .into(),
-            ));
-        }
-        if let Some(h) =
-            p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
-        {
-            warnings.push(format!(
-                "clusterip_hash={h}: cluster IP hashes the source address only (as ocf:heartbeat:IPaddr2 \
-                 with nftables does), so one client always reaches the same node"
-            ));
-        }
-        let mac = match p.str("mac")?.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(m) => {
-                let mac = parse_mac(m).ok_or_else(|| {
-                    configured(format!("parameter mac: {} is not a MAC address", quote(OsStr::new(m))))
-                })?;
-                if mac[0] & 1 == 0 || mac == [0xff; 6] {
-                    return Err(configured(format!(
-                        "parameter mac: {m} is not a multicast MAC address (the first octet must be odd)"
-                    )));
-                }
-                Some(mac)
-            }
-        };
-        let seed = match p.str("clusterip_hash_seed")?.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(parse_seed(s).ok_or_else(|| {
-                configured(format!(
-                    "parameter clusterip_hash_seed: {} is not a 32-bit number (decimal or 0x hex)",
-                    quote(OsStr::new(s))
-                ))
-            })?),
-        };
-        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed, mac_mangle })
-    }
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = s.split(':').collect();
-    if parts.len() != 6 {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (m, p) in mac.iter_mut().zip(parts) {
-        if p.is_empty() || p.len() > 2 {
-            return None;
-        }
-        *m = u8::from_str_radix(p, 16).ok()?;
-    }
-    Some(mac)
-}
-
-fn parse_seed(s: &str) -> Option<u32> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
 
 /// md5 of what ocf:heartbeat:IPaddr2 hashes: `echo $ip $NETMASK $BRDCAST` (an empty broadcast
 /// disappears with its separator), so a mixed or migrated cluster derives the same values.
@@ -468,8 +353,8 @@ pub fn start(
         mac,
     };
 
-    let st = monitor::state(nl, cfg, ctx)?;
-    if let Some(e) = monitor::problem(cfg, &st) {
+    let st = address_state::state(nl, cfg, ctx)?;
+    if let Some(e) = address_state::problem(cfg, &st) {
         return Err(e);
     }
     // Recorded before anything changes: a stop after a killed start finds all of it.
@@ -524,14 +409,14 @@ pub fn start(
         ))
     })?;
     if matches!(st, State::Absent) {
-        start::add_addrlabel(nl, cfg);
-        start::add_address(nl, cfg, place)?;
+        address_ops::add_addrlabel(nl, cfg);
+        address_ops::add_address(nl, cfg, place)?;
     }
     if !place.link.is_admin_up() {
         ocf_shim::info!("bringing {} up", place.link.name);
         link::set_up(nl, place.link.index).map_err(net_err)?;
     }
-    let st = monitor::state(nl, cfg, ctx)?;
+    let st = address_state::state(nl, cfg, ctx)?;
     match monitor(cfg, spec, ctx, st)? {
         Status::Running => {
             ocf_shim::info!(
@@ -610,7 +495,7 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
             ))
         })?;
     }
-    stop::take_down(cfg, ctx)?;
+    address_ops::take_down(cfg, ctx)?;
     forget_record(ctx)
 }
 
@@ -658,7 +543,7 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
             )));
         }
         State::Running { link, .. } | State::LinkDown { link, .. } => link,
-        st => return Err(monitor::problem(cfg, &st).expect("a problem state")),
+        st => return Err(address_state::problem(cfg, &st).expect("a problem state")),
     };
     if spec.mac_mangle && !arp_mangled(cfg.ip)? {
         return Err(OcfError::generic(format!(

@@ -9,12 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ocf_shim::params::quote;
-use ocf_shim::{ActionSpec, AgentInfo, Context, OcfError, OcfResult, Parameter, Params};
+use ocf_shim::{ActionSpec, AgentInfo, CloneInfo, Context, OcfError, OcfResult, Parameter, Params};
 use rha_net::address::{Family, Lifetime};
 use rha_net::arp::GarpForm;
 use rha_net::link::IFNAME_MAX;
-
-use crate::cluster_ip::ClusterIpSpec;
 
 static PARAMETERS: &[Parameter] = &[
     Parameter::string("ip")
@@ -586,6 +584,124 @@ fn ip_is_link_local(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
         IpAddr::V4(_) => false,
+    }
+}
+
+/// The cluster-IP part of the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterIpSpec {
+    /// `clone-max`: the number of buckets.
+    pub total: u32,
+    /// This instance's bucket, 1-based (`clone` + 1).
+    pub bucket: u32,
+    /// `mac`, if given (else derived at start).
+    pub mac: Option<[u8; 6]>,
+    /// `clusterip_hash_seed`, if given (else derived at start).
+    pub seed: Option<u32>,
+    /// `clusterip_mac_mangle`: the node's ARP for the address carries the cluster MAC.
+    pub mac_mangle: bool,
+}
+
+impl ClusterIpSpec {
+    /// The cluster-IP parameters of a clone with more than one instance.
+    pub fn from_params(
+        p: &Params,
+        clone: &CloneInfo,
+        family: Family,
+        warnings: &mut Vec<String>,
+    ) -> OcfResult<ClusterIpSpec> {
+        let configured = |m: String| OcfError::configured(m);
+        if !clone.globally_unique {
+            return Err(configured(format!(
+                "cluster-IP clone mode needs meta globally-unique=true: each of the clone-max={} \
+                 instances is one hash bucket",
+                clone.clone_max
+            )));
+        }
+        if clone.instance >= clone.clone_max {
+            return Err(configured(format!(
+                "clone instance {} is not below clone-max={}",
+                clone.instance, clone.clone_max
+            )));
+        }
+        match p.str("clusterip_firewall")?.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("auto" | "nft") => {}
+            Some("iptables") => warnings.push(
+                "clusterip_firewall=iptables: ocf:rha:IPaddr2 programs cluster IP with nftables \
+                 (the same kernel packet path); clusterip_table and clusterip_chain are not used"
+                    .into(),
+            ),
+            Some(other) => {
+                return Err(configured(format!(
+                    "parameter clusterip_firewall: {} is not auto, nft or iptables",
+                    quote(OsStr::new(other))
+                )));
+            }
+        }
+        let mac_mangle = p.bool("clusterip_mac_mangle")?;
+        if mac_mangle && family == Family::V6 {
+            return Err(configured(
+                "clusterip_mac_mangle rewrites ARP, IPv4 only: give the routers a static neighbour \
+                 entry for an IPv6 cluster IP"
+                    .into(),
+            ));
+        }
+        if let Some(h) =
+            p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
+        {
+            warnings.push(format!(
+                "clusterip_hash={h}: cluster IP hashes the source address only (as ocf:heartbeat:IPaddr2 \
+                 with nftables does), so one client always reaches the same node"
+            ));
+        }
+        let mac = match p.str("mac")?.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(m) => {
+                let mac = parse_mac(m).ok_or_else(|| {
+                    configured(format!("parameter mac: {} is not a MAC address", quote(OsStr::new(m))))
+                })?;
+                if mac[0] & 1 == 0 || mac == [0xff; 6] {
+                    return Err(configured(format!(
+                        "parameter mac: {m} is not a multicast MAC address (the first octet must be odd)"
+                    )));
+                }
+                Some(mac)
+            }
+        };
+        let seed = match p.str("clusterip_hash_seed")?.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(parse_seed(s).ok_or_else(|| {
+                configured(format!(
+                    "parameter clusterip_hash_seed: {} is not a 32-bit number (decimal or 0x hex)",
+                    quote(OsStr::new(s))
+                ))
+            })?),
+        };
+        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed, mac_mangle })
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (m, p) in mac.iter_mut().zip(parts) {
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *m = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// A 32-bit number, decimal or 0x hex (`clusterip_hash_seed`).
+pub fn parse_seed(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
     }
 }
 
