@@ -57,8 +57,14 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     for (d, h) in monitor::health_all(cfg, &roots)? {
         match h {
             Health::Absent => {}
+            // An inactive array before our assembly is typically udev's incremental assembly
+            // having taken some members: say what to change rather than stop it ourselves.
             Health::Failed(why) => {
-                return Err(OcfError::generic(format!("{d} is assembled but broken: {why}")));
+                return Err(OcfError::generic(format!(
+                    "{d} is assembled but broken: {why}; if the system assembled it (udev \
+                     incremental assembly), put 'AUTO -all' in /etc/mdadm/mdadm.conf and \
+                     mdadm --stop it"
+                )));
             }
             _ => {
                 ocf_shim::info!("{d} is already assembled");

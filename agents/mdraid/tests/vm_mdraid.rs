@@ -39,6 +39,11 @@ fn setup() {
             Ok("1"),
             "VM-tier test outside the VM: run it with `rha-vm run-tests`"
         );
+        // The node setup the agent documents: no auto-assembly by udev/mdadm --incremental,
+        // which otherwise grabs our loop members behind the tests' back. /etc is the VM's
+        // writable overlay (asserted above), never the host's.
+        std::fs::create_dir_all("/etc/mdadm").unwrap();
+        std::fs::write("/etc/mdadm/mdadm.conf", "AUTO -all\n").unwrap();
         for m in ["loop", "raid1", "raid456", "raid0"] {
             cmd::run_ok(&["modprobe", m]).unwrap_or_else(|e| panic!("modprobe {m}: {e:#}"));
         }
@@ -106,6 +111,27 @@ impl Lab {
         members
     }
 
+    /// udev in the VM may assemble our members on its own (mdadm's incremental rule reacts to
+    /// the stop's change events): wait for it, and stop whatever it made of our loops, so each
+    /// test starts from nothing assembled (as a node with `AUTO -all` would).
+    fn settle(&self) {
+        let _ = Command::new("udevadm").args(["settle", "--timeout=30"]).status();
+        let Ok(rd) = std::fs::read_dir("/sys/block") else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("md") {
+                continue;
+            }
+            let slaves: Vec<String> = std::fs::read_dir(e.path().join("slaves"))
+                .map(|r| r.flatten().map(|s| format!("/dev/{}", s.file_name().to_string_lossy())).collect())
+                .unwrap_or_default();
+            if slaves.iter().any(|s| self.loops.contains(s)) {
+                eprintln!("note: /dev/{name} was assembled behind the test's back (udev?): stopping it");
+                let _ = Command::new("mdadm").args(["--stop", &format!("/dev/{name}")]).status();
+            }
+        }
+    }
+
     fn conf(&self) -> PathBuf {
         let p = self.dir.path().join("mdadm.conf");
         std::fs::write(&p, format!("DEVICE /dev/loop*\nAUTO -all\n{}\n", self.conf_lines.join("\n")))
@@ -114,6 +140,12 @@ impl Lab {
     }
 
     fn instance(&self, md_dev: &str) -> Instance {
+        self.settle();
+        assert!(
+            !mdstat().lines().any(|l| self.loops.iter().any(|lp| l.contains(&format!(" {}[", &lp[5..])))),
+            "{}",
+            mdstat()
+        );
         Instance::new("md").param("mdadm_conf", self.conf()).param("md_dev", md_dev)
     }
 }
@@ -251,7 +283,8 @@ fn md_dev_auto_with_two_arrays() {
     lab.array("/dev/md16", "1", 2);
     lab.array("/dev/md17", "1", 2);
     let i = lab.instance("auto");
-    expect(&i.probe(), 7, "probe");
+    let p = i.probe();
+    assert_eq!(p.code, 7, "probe: {p}\n{}", mdstat());
     expect(&i.start(), 0, "start");
     assert!(assembled("md16") && assembled("md17"), "{}", mdstat());
     expect(&i.monitor(), 0, "monitor");
@@ -270,6 +303,7 @@ fn ocf_tester_passes_on_raid1() {
     assert!(Path::new("/usr/sbin/ocf-tester").exists(), "ocf-tester missing (resource-agents)");
     let mut lab = Lab::new();
     lab.array("/dev/md18", "1", 2);
+    lab.settle();
     let conf = lab.conf();
     let o = Command::new("/usr/sbin/ocf-tester")
         .args(["-v", "-n", "r1", "-o", &format!("mdadm_conf={}", conf.display()), "-o", "md_dev=/dev/md18"])
