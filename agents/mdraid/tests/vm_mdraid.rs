@@ -10,6 +10,7 @@
 //!   unmounted); a process holding the device: 1 naming pid and command, and with force_stop
 //!   the process is ended and stop succeeds;
 //! - `md_dev=auto` with two arrays, partly assembled → 1;
+//! - an array assembled under another name: start fails naming it and `AUTO -all`;
 //! - ocf-tester passes on a RAID 1.
 
 mod common;
@@ -315,4 +316,21 @@ fn ocf_tester_passes_on_raid1() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && out.contains("passed all tests"), "ocf-tester failed:\n{out}\n{err}");
     assert!(!assembled("md18"), "{}", mdstat());
+}
+
+#[test]
+fn an_array_assembled_under_another_name_is_reported_by_name() {
+    let mut lab = Lab::new();
+    let m = lab.array("/dev/md19", "1", 2);
+    let i = lab.instance("/dev/md19");
+    // As the system's auto-assembly would: the same array, another kernel name.
+    let mut argv = vec!["mdadm", "--assemble", "/dev/md119", "--run"];
+    argv.extend(m.iter().map(String::as_str));
+    sh(&argv);
+    lab.arrays.push("/dev/md119".into());
+    let s = i.start();
+    expect(&s, 1, "start while assembled as md119");
+    assert!(s.why().contains("/dev/md119") && s.why().contains("AUTO -all"), "{s}");
+    assert!(!assembled("md19"), "{}", mdstat());
+    sh(&["mdadm", "--stop", "/dev/md119"]);
 }
