@@ -34,21 +34,7 @@ pub fn for_upstream(upstream: &str) -> Option<(&'static str, Vec<&'static str>, 
             Source::Assumed,
         ),
         // ocf:rha:mdraid is compatible with ocf:heartbeat:mdraid and takes Raid1's names as aliases.
-        "mdraid" | "Raid1" => (
-            "mdraid",
-            vec![
-                "mdadm_conf",
-                "md_dev",
-                "force_stop",
-                "wait_for_udev",
-                "force_clones",
-                "raidconf",
-                "raiddev",
-                "homehost",
-                "udev",
-            ],
-            Source::Assumed,
-        ),
+        "mdraid" | "Raid1" => ("mdraid", names(&rha_mdraid::params::INFO), Source::MetaData),
         "ldirectord" => ("ldirectord", vec!["configfile", "ldirectord"], Source::Assumed),
         // nfsserver (the NFS server itself) has no rha agent whose parameters are known; it is
         // converted only when rha-migrate learns them.
