@@ -281,9 +281,29 @@ pub fn classify_differences(current: Option<&ServiceSpec>, desired: &ServiceSpec
 /// (`current`, `None` if the service is absent) differs from `desired`.
 /// Empty when they match.
 pub fn describe_differences(current: Option<&ServiceSpec>, desired: &ServiceSpec) -> Vec<String> {
-    let d = classify_differences(current, desired);
-    let mut out = d.structural;
-    out.extend(d.weights);
+    // Real by real, in the configuration's order (what an administrator reads top-down);
+    // [`classify_differences`] sorts the same words by kind.
+    let want = desired.normalized();
+    let Some(cur) = current else {
+        return vec![format!("virtual service {} is not in the kernel", want.service.key)];
+    };
+    if cur.service.key != want.service.key {
+        return vec![format!("kernel has virtual service {}, not {}", cur.service.key, want.service.key)];
+    }
+    let mut out = service_differences(&cur.service, &want.service);
+    let cur_by_key: HashMap<DestKey, &Dest> = cur.dests.iter().map(|d| (d.key(), d)).collect();
+    let want_keys: HashSet<DestKey> = want.dests.iter().map(|d| d.key()).collect();
+    for d in &want.dests {
+        match cur_by_key.get(&d.key()) {
+            None => out.push(format!("real {} ({}) is not in the kernel", d.key(), describe_dest(d))),
+            Some(c) => out.extend(dest_differences(c, d)),
+        }
+    }
+    for d in &cur.dests {
+        if !want_keys.contains(&d.key()) {
+            out.push(format!("real {} ({}) is in the kernel but not configured", d.key(), describe_dest(d)));
+        }
+    }
     out
 }
 
