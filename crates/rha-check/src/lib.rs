@@ -19,6 +19,7 @@
 //! slow or byte-dribbling reply gives "down" with a reason, never a panic or an unbounded read.
 
 pub mod checktypes;
+pub mod engine;
 pub mod lines;
 pub mod net;
 pub mod outcome;
@@ -28,6 +29,7 @@ pub mod services;
 pub mod spec;
 pub mod tls;
 
+pub use engine::{CheckKey, Engine, Report, SubscriptionId};
 pub use outcome::{Down, Outcome};
 pub use run::run_check;
 pub use spec::{CheckSpec, CheckType, Protocol, Service, Target};

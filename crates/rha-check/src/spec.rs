@@ -154,7 +154,7 @@ pub enum Protocol {
 /// Everything a check needs besides the address: ldirectord.cf's directives for one virtual,
 /// with a real's own request/receive already applied. Equal specs against equal targets are
 /// the same check, which the engine runs once per interval however many virtuals share it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CheckSpec {
     pub checktype: CheckType,
     pub service: Service,
