@@ -70,6 +70,10 @@ impl<'a> Apache<'a> {
             Duration::from_millis(50),
             || Ok((!Path::new(&pid_file).exists()).then_some(())),
         );
+        // The pid file goes before the children close the listening sockets.
+        for port in [8080, 8443] {
+            let _ = self.net.wait_closed(port, Duration::from_secs(20));
+        }
     }
 }
 

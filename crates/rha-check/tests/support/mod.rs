@@ -70,12 +70,23 @@ impl Net {
     /// Waits until something accepts TCP connections on the server's `port` (a server that
     /// was just started), within `limit`.
     pub fn wait_listening(&self, port: u16, limit: Duration) -> Result<()> {
+        self.wait_listener(port, true, limit)
+    }
+
+    /// Waits until nothing listens on the server's `port` any more (a server that was just
+    /// stopped: its children may hold the socket a moment after its pid file is gone).
+    pub fn wait_closed(&self, port: u16, limit: Duration) -> Result<()> {
+        self.wait_listener(port, false, limit)
+    }
+
+    fn wait_listener(&self, port: u16, listening: bool, limit: Duration) -> Result<()> {
         let script = format!("ss -Hltn 'sport = :{port}' | grep -q LISTEN");
+        let what = if listening { "a listener on" } else { "no listener left on" };
         rha_harness::cmd::wait_for(
-            &format!("a listener on port {port} in the server namespace"),
+            &format!("{what} port {port} in the server namespace"),
             limit,
             Duration::from_millis(50),
-            || Ok(self.server.sh(&script)?.status.success().then_some(())),
+            || Ok((self.server.sh(&script)?.status.success() == listening).then_some(())),
         )
     }
 }
