@@ -111,6 +111,17 @@ fn run(node: &Node, instance: u32, action: &str, extra: &[(&str, &str)], env: &[
     run_in(&node.ns, node.state.path(), common::ours(), action, &params, &all_env)
 }
 
+/// The plain (not cloned) address VIP on `node`, as resource `instance`.
+fn run_plain(node: &Node, instance: &str, action: &str, env: &[(&str, &str)]) -> Outcome {
+    let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), OsString::from(v)))
+        .collect();
+    let mut all = vec![("OCF_RESOURCE_INSTANCE", instance)];
+    all.extend_from_slice(env);
+    run_in(&node.ns, node.state.path(), common::ours(), action, &params, &all)
+}
+
 fn expect(o: &Outcome, code: i32, what: &str) {
     assert_eq!(o.code, code, "{what}: {o}");
 }
@@ -402,13 +413,7 @@ fn ocf_tester_passes_for_a_cluster_ip_bucket() {
 fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
     let c = cluster("cipw");
     let n1 = &c.nodes[0];
-    let plain = |action: &str| {
-        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &[("OCF_RESOURCE_INSTANCE", "cip")])
-    };
+    let plain = |action: &str| run_plain(n1, "cip", action, &[]);
     // The address ran as a primitive; the clone's bucket starts before the orphan stops.
     expect(&plain("start"), 0, "the primitive");
     expect(&run(n1, 0, "start", &[], &[]), 0, "bucket 1 over the primitive's address");
@@ -427,13 +432,7 @@ fn a_stale_cluster_ip_table_keeps_no_plain_address() {
     // starts elsewhere (issue #10 item 7).
     let c = cluster("cips");
     let n1 = &c.nodes[0];
-    let plain = |action: &str| {
-        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &[("OCF_RESOURCE_INSTANCE", "vip")])
-    };
+    let plain = |action: &str| run_plain(n1, "vip", action, &[]);
     expect(&plain("start"), 0, "the primitive");
     n1.ns
         .sh_ok(&format!(
@@ -457,15 +456,7 @@ fn a_plain_stop_waits_for_a_held_cluster_ip_lock_only_within_its_timeout() {
     // time (issue #10 item 8).
     let c = cluster("cipl");
     let n1 = &c.nodes[0];
-    let plain = |action: &str, env: &[(&str, &str)]| {
-        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        let mut all = vec![("OCF_RESOURCE_INSTANCE", "vip")];
-        all.extend_from_slice(env);
-        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &all)
-    };
+    let plain = |action: &str, env: &[(&str, &str)]| run_plain(n1, "vip", action, env);
     expect(&plain("start", &[]), 0, "the primitive");
     let dir = n1.state.path().join("rha/IPaddr2");
     std::fs::create_dir_all(&dir).unwrap();
