@@ -1,10 +1,10 @@
 //! Host tier: every parser fuzzed for a bounded time (`fuzz/run-bounded`: cargo-fuzz targets
 //! for ocf-shim's parameters, IPaddr2's configuration, ipvsadm-save text, ipvs-service's reals
-//! and parameters, Apache's configuration, envfiles and parameters). Fails loudly when the
-//! fuzzer cannot be built or installed, and on any crash, hang or memory blow-up, printing the
-//! input and how to replay it.
+//! and parameters, Apache's configuration, envfiles and parameters, mdraid's /proc/mdstat and
+//! mdadm.conf). Fails loudly when the fuzzer cannot be built or installed, and on any crash,
+//! hang or memory blow-up, printing the input and how to replay it.
 //!
-//! `RHA_FUZZ_SECONDS` sets the time per target (default 25 s: about 4 minutes of fuzzing in
+//! `RHA_FUZZ_SECONDS` sets the time per target (default 25 s: about 5 minutes of fuzzing in
 //! all, plus the first build).
 
 use std::os::unix::process::CommandExt;
@@ -51,7 +51,7 @@ fn every_parser_survives_bounded_fuzzing() {
         "fuzz/run-bounded failed ({status}): a parser crashed or the fuzzer did not build\n{out}\n{err}"
     );
     assert!(
-        out.lines().any(|l| l.starts_with("fuzz: 9 targets") && l.ends_with("0 failed")),
+        out.lines().any(|l| l.starts_with("fuzz: 11 targets") && l.ends_with("0 failed")),
         "no summary line from fuzz/run-bounded:\n{out}"
     );
 }
