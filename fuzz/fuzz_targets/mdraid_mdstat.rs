@@ -23,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
     for a in &arrays {
         assert!(a.name.starts_with("md"), "array name {:?}", a.name);
         assert!(!a.name.contains(char::is_whitespace), "array name {:?}", a.name);
-        assert!(text.contains(&format!("{} : ", a.name)), "{} not in the text", a.name);
+        // The name is the head line's text before " : ", trimmed (so "md0\t : " is md0).
+        let head = text.lines().any(|l| l.split_once(" : ").is_some_and(|(n, _)| n.trim() == a.name));
+        assert!(head, "{} is no array line's name", a.name);
         if !a.active {
             assert_eq!(a.level, None, "inactive {} with a level", a.name);
         }
