@@ -35,6 +35,7 @@ use rha_net::multicast;
 use rha_net::nftables::{self, NfFamily, Rule};
 
 use crate::address_state::{self, State};
+use crate::cluster_rules::{self, Expected};
 use crate::findif::Placement;
 #[cfg(test)]
 use crate::params::parse_seed;
@@ -100,6 +101,19 @@ fn buckets(rules: &[Rule]) -> Vec<u32> {
     b.sort_unstable();
     b.dedup();
     b
+}
+
+/// Every bucket rule of the table that says something else than this instance would write,
+/// with how it differs.
+fn stale_buckets(rules: &[Rule], expected: impl Fn(u32) -> Expected) -> Vec<(u32, String)> {
+    rules
+        .iter()
+        .filter_map(|r| Some((r, r.comment.as_deref()?.strip_prefix("cip-node-")?.parse::<u32>().ok()?)))
+        .filter_map(|(r, b)| {
+            let d = cluster_rules::differences(r, &expected(b));
+            (!d.is_empty()).then(|| (b, d.join(", ")))
+        })
+        .collect()
 }
 
 fn has_comment(rules: &[Rule], comment: &str) -> bool {
@@ -264,8 +278,9 @@ fn nft_apply(script: &str, ctx: &Context) -> OcfResult<()> {
     }
 }
 
-/// What one instance's rules need: the address, where it arrives, and the hash.
-struct Hash<'a> {
+/// Writes one instance's nft rules: the address, where it arrives, and the hash that picks
+/// the buckets.
+struct RuleWriter<'a> {
     ip: IpAddr,
     nic: &'a str,
     total: u32,
@@ -273,7 +288,7 @@ struct Hash<'a> {
     mac: [u8; 6],
 }
 
-impl Hash<'_> {
+impl RuleWriter<'_> {
     fn bucket_rule(&self, bucket: u32) -> String {
         let f = l3(self.ip).keyword();
         format!(
@@ -345,7 +360,7 @@ pub fn start(
     require_nf_tables(cfg.ip)?;
     let _lock = lock(cfg, ctx)?;
     let mac = spec.mac.unwrap_or_else(|| derived_mac(cfg.ip, place.prefix_len, place.broadcast));
-    let hash = Hash {
+    let writer = RuleWriter {
         ip: cfg.ip,
         nic: &place.link.name,
         total: spec.total,
@@ -363,33 +378,48 @@ pub fn start(
         &Record { nic: place.link.name.clone(), mac, ip: Some(cfg.ip), bucket: Some(spec.bucket) },
     )?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
+    let expected = |bucket| Expected { ip: cfg.ip, total: spec.total, seed: writer.seed, bucket };
+    // Rules this instance would not write (another clone-max, seed or address): the whole
+    // table is rewritten, keeping its buckets.
+    let stale = table.as_deref().is_some_and(|rules| {
+        let stale = stale_buckets(rules, expected);
+        for (b, why) in &stale {
+            ocf_shim::warn!(
+                "bucket {b}'s rule in the cluster-IP table {} {why}: rewriting it",
+                table_name(cfg.ip)
+            );
+        }
+        !stale.is_empty()
+    });
     let mut script = match &table {
         Some(rules)
-            if has_comment(rules, DROP_COMMENT) && has_comment(rules, &bucket_comment(spec.bucket)) =>
+            if !stale
+                && has_comment(rules, DROP_COMMENT)
+                && has_comment(rules, &bucket_comment(spec.bucket)) =>
         {
             String::new()
         }
-        Some(rules) if has_comment(rules, DROP_COMMENT) => {
+        Some(rules) if !stale && has_comment(rules, DROP_COMMENT) => {
             format!(
                 "insert rule {} {} {CHAIN} {}\n",
                 l3(cfg.ip).keyword(),
                 table_name(cfg.ip),
-                hash.bucket_rule(spec.bucket)
+                writer.bucket_rule(spec.bucket)
             )
         }
-        // No table, or one without its drop rule (damaged): write it whole, keeping the
-        // buckets other instances hold here.
+        // No table, one without its drop rule (damaged), or rules written for another
+        // clone-max or seed: write it whole, keeping the buckets other instances hold here.
         other => {
             let mut b = other.as_deref().map(buckets).unwrap_or_default();
             b.retain(|&k| k <= spec.total);
             b.push(spec.bucket);
             b.sort_unstable();
             b.dedup();
-            hash.table_script(&b)
+            writer.table_script(&b)
         }
     };
     if spec.mac_mangle && !arp_mangled(cfg.ip)? {
-        script.push_str(&hash.arp_script());
+        script.push_str(&writer.arp_script());
     }
     if !script.is_empty() {
         ocf_shim::info!(
@@ -527,6 +557,24 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
             "the drop rule of the cluster-IP table {f} {t} is missing: this node would accept every bucket"
         )));
     }
+    let seed_for = |addr: &rha_net::address::Address| {
+        spec.seed.unwrap_or_else(|| derived_seed(cfg.ip, addr.prefix_len, addr.broadcast))
+    };
+    if let State::Running { addr, .. } | State::LinkDown { addr, .. } = &st {
+        let want = Expected { ip: cfg.ip, total: spec.total, seed: seed_for(addr), bucket: spec.bucket };
+        let mine =
+            rules.iter().filter(|r| r.comment.as_deref() == Some(bucket_comment(spec.bucket).as_str()));
+        for r in mine {
+            let d = cluster_rules::differences(r, &want);
+            if !d.is_empty() {
+                return Err(OcfError::generic(format!(
+                    "bucket {}'s rule in the cluster-IP table {f} {t} {} (start rewrites it)",
+                    spec.bucket,
+                    d.join(", ")
+                )));
+            }
+        }
+    }
     let link = match st {
         State::Absent => {
             return Err(OcfError::generic(format!(
@@ -626,7 +674,7 @@ mod tests {
 
     #[test]
     fn scripts() {
-        let h = Hash {
+        let h = RuleWriter {
             ip: "198.51.100.10".parse().unwrap(),
             nic: "eth0",
             total: 3,
@@ -644,10 +692,10 @@ mod tests {
         ));
         assert!(s.find("cip-node-1").unwrap() < s.find("cip-drop").unwrap(), "buckets before the drop");
         let rules = vec![
-            Rule { chain: CHAIN.into(), handle: 2, comment: Some("cip-node-3".into()) },
-            Rule { chain: CHAIN.into(), handle: 3, comment: Some("cip-node-1".into()) },
-            Rule { chain: CHAIN.into(), handle: 4, comment: Some(DROP_COMMENT.into()) },
-            Rule { chain: CHAIN.into(), handle: 5, comment: Some("other".into()) },
+            Rule { chain: CHAIN.into(), handle: 2, comment: Some("cip-node-3".into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 3, comment: Some("cip-node-1".into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 4, comment: Some(DROP_COMMENT.into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 5, comment: Some("other".into()), exprs: vec![] },
         ];
         assert_eq!(buckets(&rules), vec![1, 3]);
         assert!(check_nic_name("eth0").is_ok());

@@ -284,6 +284,36 @@ fn damage_behind_the_agents_back_is_reported_and_start_repairs_it() {
     assert_clean(n1, "after stop");
 }
 
+/// Pacemaker does not restart running instances when clone-max changes: buckets written for
+/// `mod 2` would stay beside new ones hashing `mod 3` (some clients accepted twice, some never)
+/// with every rule's comment in place. Monitor reads the rules' expressions and says so; start
+/// rewrites the table for the new clone-max, keeping its buckets.
+#[test]
+fn a_changed_clone_max_is_reported_and_start_rewrites_every_bucket() {
+    let c = cluster("cipm");
+    let n1 = &c.nodes[0];
+    let three = &[("OCF_RESKEY_CRM_meta_clone_max", "3"), ("OCF_RESKEY_CRM_meta_clone_node_max", "3")];
+    expect(&run(n1, 0, "start", &[], &[]), 0, "start bucket 1 of 2");
+    expect(&run(n1, 1, "start", &[], &[]), 0, "start bucket 2 of 2");
+    let table = |ns: &Netns| ns.sh_ok(&format!("nft list table ip {TABLE}")).unwrap().stdout;
+    assert_eq!(table(&n1.ns).matches("mod 2").count(), 2, "{}", table(&n1.ns));
+    let m = run(n1, 0, "monitor", &[], &[RECURRING, three].concat());
+    expect(&m, 1, "monitor of bucket 1 once clone-max is 3");
+    assert!(m.why().contains("into 2 buckets, this clone has 3"), "{m}");
+    expect(&run(n1, 0, "start", &[], three), 0, "start bucket 1 of 3");
+    let t = table(&n1.ns);
+    assert_eq!(
+        (t.matches("mod 3").count(), t.matches("mod 2").count()),
+        (2, 0),
+        "both buckets rewritten: {t}"
+    );
+    expect(&run(n1, 0, "monitor", &[], &[RECURRING, three].concat()), 0, "bucket 1 of 3");
+    expect(&run(n1, 1, "monitor", &[], &[RECURRING, three].concat()), 0, "bucket 2 of 3");
+    expect(&run(n1, 0, "stop", &[], three), 0, "stop bucket 1");
+    expect(&run(n1, 1, "stop", &[], three), 0, "stop bucket 2");
+    assert_clean(n1, "after stop");
+}
+
 #[test]
 fn two_instances_starting_and_stopping_at_once_share_one_table() {
     let c = cluster("cipr");
