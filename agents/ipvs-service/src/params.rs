@@ -252,7 +252,7 @@ impl Config {
     pub fn from_params_with(params: &Params, ctx: &Context, resolver: &dyn Resolver) -> OcfResult<Config> {
         match load(params, resolver) {
             Ok(c) => Ok(c),
-            Err(Loaded { error, key }) if ctx.action == Action::Stop => {
+            Err(LoadError { error, key }) if ctx.action == Action::Stop => {
                 ocf_shim::warn!("{}; stopping by the service's identity only", error.reason);
                 let source = match params.str("rules_file") {
                     Ok(Some(p)) => Source::RulesFile(PathBuf::from(p)),
@@ -269,12 +269,12 @@ impl Config {
                     warnings: Vec::new(),
                 })
             }
-            Err(Loaded { error, .. }) => Err(error),
+            Err(LoadError { error, .. }) => Err(error),
         }
     }
 }
 
-fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
+fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, LoadError> {
     let rules_file = params.str("rules_file")?.map(PathBuf::from);
     let source = match &rules_file {
         Some(p) => Source::RulesFile(p.clone()),
@@ -285,8 +285,8 @@ fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
         Some(path) => from_rules_file(params, path, resolver)?,
     };
     let key = Some(spec.service.key);
-    let sync = sync_config(params).map_err(|error| Loaded { error, key })?;
-    let strict_weights = params.bool("strict_weights").map_err(|error| Loaded { error, key })?;
+    let sync = sync_config(params).map_err(|error| LoadError { error, key })?;
+    let strict_weights = params.bool("strict_weights").map_err(|error| LoadError { error, key })?;
     let warnings = syntax_warnings(&spec);
     Ok(Config {
         desired: Some(spec),
@@ -301,14 +301,14 @@ fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
 }
 
 /// A failure to build the desired service, with the key if it was known by then.
-struct Loaded {
+struct LoadError {
     error: OcfError,
     key: Option<ServiceKey>,
 }
 
-impl From<OcfError> for Loaded {
-    fn from(error: OcfError) -> Loaded {
-        Loaded { error, key: None }
+impl From<OcfError> for LoadError {
+    fn from(error: OcfError) -> LoadError {
+        LoadError { error, key: None }
     }
 }
 
@@ -407,10 +407,10 @@ pub fn parse_virtual(
     Ok(ServiceKey::Addr { protocol, addr, port: port.unwrap_or(0) })
 }
 
-fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<ServiceSpec, Loaded> {
+fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<ServiceSpec, LoadError> {
     let key = service_key(params, resolver)?
         .ok_or_else(|| configured("parameter virtual is required (or give rules_file)"))?;
-    let with_key = |error: OcfError| Loaded { error, key: Some(key) };
+    let with_key = |error: OcfError| LoadError { error, key: Some(key) };
     let mut svc = Service::new(key);
     let sched = params.str_or_empty("scheduler")?.trim();
     check_scheduler(sched)?;
@@ -468,9 +468,13 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
     Ok(spec)
 }
 
-fn from_rules_file(params: &Params, path: &PathBuf, resolver: &dyn Resolver) -> Result<ServiceSpec, Loaded> {
+fn from_rules_file(
+    params: &Params,
+    path: &PathBuf,
+    resolver: &dyn Resolver,
+) -> Result<ServiceSpec, LoadError> {
     let key = service_key(params, resolver)?;
-    let with_key = |error: OcfError| Loaded { error, key };
+    let with_key = |error: OcfError| LoadError { error, key };
     for p in ["reals", "scheduler", "persistent", "netmask", "pe", "schedflags", "ops"] {
         if params.is_set(p) {
             return Err(configured(format!(
@@ -512,7 +516,7 @@ fn from_rules_file(params: &Params, path: &PathBuf, resolver: &dyn Resolver) -> 
         }
     };
     let key = Some(spec.service.key);
-    let with_key = |error: OcfError| Loaded { error, key };
+    let with_key = |error: OcfError| LoadError { error, key };
     check_scheduler(&spec.service.scheduler).map_err(with_key)?;
     if let Some(pe) = &spec.service.pe_name {
         if !KNOWN_PES.contains(&pe.as_str()) {
@@ -532,7 +536,7 @@ fn from_rules_file(params: &Params, path: &PathBuf, resolver: &dyn Resolver) -> 
     Ok(spec)
 }
 
-fn spec_error(e: SpecError) -> Loaded {
+fn spec_error(e: SpecError) -> LoadError {
     configured(e.to_string()).into()
 }
 

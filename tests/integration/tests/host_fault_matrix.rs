@@ -725,6 +725,20 @@ fn ipvs_service_hostile_values() {
     .finish();
 }
 
+/// netmask and pe are read only for a persistent service (without persistent they are refused
+/// before they are parsed): with persistent set, their hostile values reach their parsers.
+#[test]
+fn ipvs_service_hostile_persistence_values() {
+    let names = vec!["netmask".to_string(), "pe".to_string()];
+    hostile_in_parallel(1, &names, true, |_| {
+        let sb = ipvs::sandbox("ipvspersist");
+        let inv = ipvs::invariants(&sb);
+        let a = ipvs::agent(&sb).param("persistent", "300");
+        (sb, a, inv)
+    })
+    .finish();
+}
+
 /// The platform limit behind "huge" values: one environment string longer than 128 KiB cannot
 /// reach any agent (execve refuses it with E2BIG), so 1 MiB values are tested as far as they
 /// can go: the longest value exec passes (in every hostile-value case), and this refusal.
