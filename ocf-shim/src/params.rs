@@ -96,6 +96,12 @@ impl Params {
         }
     }
 
+    /// The value or the default with surrounding blanks trimmed; `None` when that leaves
+    /// nothing (a value of spaces means "not set", as in the shell agents' `[ -z ]` tests).
+    pub fn trimmed(&self, name: &str) -> OcfResult<Option<&str>> {
+        Ok(self.str(name)?.map(str::trim).filter(|v| !v.is_empty()))
+    }
+
     /// The value or the default; empty string when neither exists.
     pub fn str_or_empty(&self, name: &str) -> OcfResult<&str> {
         Ok(self.str(name)?.unwrap_or(""))

@@ -343,15 +343,6 @@ pub fn parse_netmask(raw: &str, family: Family) -> OcfResult<(u8, bool)> {
     Ok((prefix, converted))
 }
 
-/// Check an interface name (or label part): what the kernel accepts in `IFNAMSIZ`.
-fn valid_ifname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= IFNAME_MAX
-        && name != "."
-        && name != ".."
-        && name.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
-}
-
 fn valid_label(label: &str) -> bool {
     !label.is_empty() && label.chars().all(|c| c.is_ascii_graphic() && c != '/')
 }
@@ -395,15 +386,15 @@ impl Config {
         };
 
         // nic, with the deprecated nic:label form.
-        let mut label = p.str("iflabel")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        let nic = match p.str("nic")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let mut label = p.trimmed("iflabel")?.map(str::to_string);
+        let nic = match p.trimmed("nic")? {
             None => None,
             Some(n) => {
                 let (base, lbl) = match n.split_once(':') {
                     Some((b, l)) => (b, Some(l)),
                     None => (n, None),
                 };
-                if !valid_ifname(base) {
+                if !rha_net::link::valid_name(base) {
                     return Err(configured(format!(
                         "parameter nic: {} is not a valid interface name",
                         quote(OsStr::new(n))
@@ -433,7 +424,7 @@ impl Config {
             }
         }
 
-        let mask_raw = p.str("cidr_netmask")?.or(p.str("netmask")?).map(str::trim).filter(|s| !s.is_empty());
+        let mask_raw = p.trimmed("cidr_netmask")?.or(p.trimmed("netmask")?);
         let netmask = match mask_raw {
             None => None,
             Some(m) => {
@@ -449,7 +440,7 @@ impl Config {
             return Err(configured(format!("parameter nic is required for the link-local address {ip}")));
         }
 
-        let broadcast = match p.str("broadcast")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let broadcast = match p.trimmed("broadcast")? {
             None => Broadcast::Auto,
             Some(_) if family == Family::V6 => {
                 warnings.push("broadcast ignored: IPv6 has no broadcast".to_string());
@@ -483,11 +474,11 @@ impl Config {
         let arp_interval = p.int_in::<u32>("arp_interval", 1, u32::MAX)?.unwrap_or(200);
         let arp_count = p.int_in::<u32>("arp_count", 1, u32::MAX)?.unwrap_or(5);
         let arp_count_refresh = p.int::<u32>("arp_count_refresh")?.unwrap_or(0);
-        let arp_bg = match p.str("arp_bg")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let arp_bg = match p.trimmed("arp_bg")? {
             None => family == Family::V4,
             Some(_) => p.bool("arp_bg")?,
         };
-        match p.str("arp_sender")?.map(str::trim).filter(|s| !s.is_empty()) {
+        match p.trimmed("arp_sender")? {
             None | Some("send_arp" | "iputils_arping" | "libnet_arping" | "ipoibarping") => {}
             Some(other) => {
                 return Err(configured(format!(
@@ -521,7 +512,7 @@ impl Config {
             }
         };
 
-        let network_namespace = match p.str("network_namespace")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let network_namespace = match p.trimmed("network_namespace")? {
             None => None,
             Some(ns) if rha_net::netns::valid_name(ns) => Some(ns.to_string()),
             Some(ns) => {
@@ -532,7 +523,7 @@ impl Config {
             }
         };
 
-        let proto = match p.str("proto")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let proto = match p.trimmed("proto")? {
             None => None,
             Some(name) => Some(rha_net::route::protocol_by_name(name).ok_or_else(|| {
                 configured(format!("parameter proto: {} is not a route protocol", quote(OsStr::new(name))))
@@ -624,7 +615,7 @@ impl ClusterIpSpec {
                 clone.instance, clone.clone_max
             )));
         }
-        match p.str("clusterip_firewall")?.map(str::trim).filter(|s| !s.is_empty()) {
+        match p.trimmed("clusterip_firewall")? {
             None | Some("auto" | "nft") => {}
             Some("iptables") => warnings.push(
                 "clusterip_firewall=iptables: ocf:rha:IPaddr2 programs cluster IP with nftables \
@@ -654,7 +645,7 @@ impl ClusterIpSpec {
                  with nftables does), so one client always reaches the same node"
             ));
         }
-        let mac = match p.str("mac")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let mac = match p.trimmed("mac")? {
             None => None,
             Some(m) => {
                 let mac = parse_mac(m).ok_or_else(|| {
@@ -668,7 +659,7 @@ impl ClusterIpSpec {
                 Some(mac)
             }
         };
-        let seed = match p.str("clusterip_hash_seed")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let seed = match p.trimmed("clusterip_hash_seed")? {
             None => None,
             Some(s) => Some(parse_seed(s).ok_or_else(|| {
                 configured(format!(

@@ -328,12 +328,7 @@ fn sync_config(params: &Params) -> OcfResult<Option<SyncConfig>> {
     let interface = params.str("sync_interface")?.map(str::trim).ok_or_else(|| {
         configured("sync_daemon needs sync_interface (the interface for the sync multicast)")
     })?;
-    if interface.is_empty()
-        || interface.len() > 15
-        || interface.contains(['/', ' ', ':'])
-        || interface == "."
-        || interface == ".."
-    {
+    if !rha_net::link::valid_name(interface) {
         return Err(configured(format!(
             "parameter sync_interface: {} is not an interface name (1 to 15 characters, no '/', ':' or blanks)",
             quote(OsStr::new(interface))
@@ -345,7 +340,7 @@ fn sync_config(params: &Params) -> OcfResult<Option<SyncConfig>> {
 
 /// The service's identity from `virtual` and `protocol`.
 pub fn service_key(params: &Params, resolver: &dyn Resolver) -> OcfResult<Option<ServiceKey>> {
-    let Some(virt) = params.str("virtual")?.map(str::trim).filter(|v| !v.is_empty()) else {
+    let Some(virt) = params.trimmed("virtual")? else {
         return Ok(None);
     };
     let proto_set = params.is_set("protocol");
@@ -419,7 +414,7 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
     if persistent > 0 {
         svc = svc.with_persistence(persistent);
     }
-    if let Some(mask) = params.str("netmask")?.map(str::trim).filter(|m| !m.is_empty()) {
+    if let Some(mask) = params.trimmed("netmask")? {
         if persistent == 0 {
             return Err(configured(
                 "parameter netmask needs persistent (it sets the persistence granularity)",
@@ -428,7 +423,7 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
         }
         svc.netmask = parse_netmask(mask, key.family())?;
     }
-    if let Some(pe) = params.str("pe")?.map(str::trim).filter(|p| !p.is_empty()) {
+    if let Some(pe) = params.trimmed("pe")? {
         if persistent == 0 {
             return Err(configured(
                 "parameter pe needs persistent (a persistence engine shapes persistence)",
@@ -455,7 +450,7 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
         }
         svc.flags.set(ServiceFlags::ONEPACKET, true);
     }
-    if let Some(flags) = params.str("schedflags")?.map(str::trim).filter(|f| !f.is_empty()) {
+    if let Some(flags) = params.trimmed("schedflags")? {
         svc.flags.0 |= parse_schedflags(&svc.scheduler, flags)?;
     }
     let text = params.str_or_empty("reals")?;

@@ -259,6 +259,22 @@ fn lifecycle_and_faults_behind_the_agents_back() {
     assert_eq!(save(&ns), OTHER_SAVE);
 }
 
+/// As pacemaker-execd or pcs may run it (issue 10): PATH unset and nothing but OCF variables;
+/// whatever the agent needs (modprobe for ip_vs included) it finds by absolute path.
+#[test]
+fn a_lifecycle_with_path_unset_and_nothing_but_ocf_variables() {
+    vmnet::setup();
+    let ns = Netns::new("nopath").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let i = web(dir.path(), &ns).env("PATH", "");
+    expect(&i.probe(), 7, "probe with PATH unset");
+    expect(&i.start(), 0, "start with PATH unset");
+    assert_eq!(save(&ns), WEB_SAVE);
+    expect(&i.monitor(), 0, "monitor with PATH unset");
+    expect(&i.stop(), 0, "stop with PATH unset");
+    assert_eq!(save(&ns), "", "nothing left after stop");
+}
+
 #[test]
 fn ipv6_fwmark_and_persistent_services() {
     vmnet::setup();

@@ -89,7 +89,13 @@ impl Instance {
             ]),
             None => argv.extend([agent_path().to_string(), action.to_string()]),
         }
-        let mut c = Command::new(&argv[0]);
+        // The first program by absolute path: a test may run the agent with PATH unset.
+        let program = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(&argv[0]))
+            .find(|p| !argv[0].starts_with('/') && p.exists())
+            .unwrap_or_else(|| argv[0].clone().into());
+        let mut c = Command::new(program);
         c.args(&argv[1..]).env_clear();
         // unshare/mount/sh are found through PATH; the agent itself never uses it.
         if argv[0] != agent_path() {
