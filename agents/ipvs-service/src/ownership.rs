@@ -15,15 +15,13 @@
 //! may want the same one: the instance that started it owns it, and when it stops while
 //! another instance still wants that daemon, ownership passes to that instance instead of the
 //! daemon being stopped. Start and stop of every instance run under one lock file
-//! (`.lock`, `flock`), which the kernel releases when a killed agent dies.
+//! (`.lock`, ocf-shim's `NodeLock`), which the kernel releases when a killed agent dies.
 //!
 //! The directory is a tmpfs: empty after a reboot, like the kernel's IPVS table.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use ocf_shim::lock::NodeLock;
 use ocf_shim::state::{StateDir, remove_if_exists, write_atomic};
 use ocf_shim::{Context, OcfError, OcfResult};
 use rha_ipvs::save_format;
@@ -238,33 +236,10 @@ pub fn write_other(p: &Path, r: &Record) -> OcfResult<()> {
         .map_err(|e| OcfError::generic(format!("writing {}: {e}", p.display())))
 }
 
-/// The node-wide lock of start and stop; released on drop (or when the process dies).
-pub struct Lock {
-    _file: File,
-}
-
-/// Takes the lock, waiting at most until the operation's deadline.
-pub fn lock(ctx: &Context) -> OcfResult<Lock> {
-    let d = dir();
-    d.create().map_err(|e| OcfError::generic(format!("creating {}: {e}", d.path().display())))?;
-    let p = d.file(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(|e| OcfError::generic(format!("opening {}: {e}", p.display())))?;
-    let fd = file.as_raw_fd();
-    // SAFETY: flock on a file descriptor we own.
-    let try_lock = || unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if ctx.deadline.wait_for(Duration::from_millis(10), try_lock) {
-        Ok(Lock { _file: file })
-    } else {
-        Err(OcfError::generic(format!(
-            "another ipvs-service action held {} until this action's timeout",
-            p.display()
-        )))
-    }
+/// Takes the node-wide lock of start and stop (ocf-shim's [`NodeLock`]: released when the
+/// holder dies, its file removed when done), waiting at most until the operation's deadline.
+pub fn lock(ctx: &Context) -> OcfResult<NodeLock> {
+    NodeLock::acquire(&dir().file(".lock"), &ctx.deadline)
 }
 
 #[cfg(test)]

@@ -683,8 +683,9 @@ mod ipvs {
             .param("reals", "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 1")
     }
 
-    /// The agent serialises its instances with a lock file in its state directory: that one
-    /// file stays (a lock file removed while another instance waits on it would not lock).
+    /// The agent serialises its instances with ocf-shim's NodeLock in its state directory: its
+    /// holder removes the file, but one killed while holding it leaves the file until the next
+    /// start or stop takes and drops the lock.
     pub fn invariants(sb: &Sandbox) -> Invariants {
         Invariants::standard(sb, "ipvs-service", &["/.lock", ".lock"])
     }
