@@ -161,3 +161,21 @@ impl Instance {
 pub fn expect(o: &Outcome, code: i32, what: &str) {
     assert_eq!(o.code, code, "{what}: {o}");
 }
+
+/// Every agent run of this file happens in a network namespace of its own: on a kernel where
+/// ip_vs can be loaded (Debian's stock kernel), a start with a valid `virtual` would otherwise
+/// program the machine's own IPVS table (issue #10).
+pub fn test_ns() -> rha_harness::netns::Netns {
+    rha_harness::netns::Netns::new("ipvshost").expect("creating a network namespace (run as root)")
+}
+
+pub fn instance(name: &str, dir: &Path, ns: &rha_harness::netns::Netns) -> Instance {
+    Instance::new(name, dir).netns(ns.name())
+}
+
+pub fn nat(dir: &Path, ns: &rha_harness::netns::Netns) -> Instance {
+    instance("web", dir, ns)
+        .param("virtual", "198.51.100.10:80")
+        .param("scheduler", "wrr")
+        .param("reals", "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 3; 203.0.113.4:80 masq 1")
+}
