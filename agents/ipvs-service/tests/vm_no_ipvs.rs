@@ -216,7 +216,7 @@ fn odd_parameter_values_never_panic_and_always_give_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let ns = test_ns();
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
-    // 120 rounds: under TCG each agent run costs ~0.5 s (the host tier ran 250).
+    // 120 rounds: under TCG each agent run costs ~0.5 s (250 took 4 minutes).
     for round in 0..120 {
         let mut i = instance(&format!("odd{round}"), dir.path(), &ns);
         for _ in 0..(1 + r.next() % 6) {
