@@ -23,7 +23,7 @@ pub mod status;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use runner::{Command, Daemon};
+pub use runner::{Command, Daemon, OnReady};
 
 /// Where an instance keeps its files.
 #[derive(Clone, Debug)]

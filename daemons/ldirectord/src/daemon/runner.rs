@@ -21,6 +21,9 @@ use super::status::{RealStatus, Status, VirtualStatus, now, unix};
 use super::{Options, hooks, log};
 use crate::model::{Config, Real, Virtual};
 
+/// Called once when the first check round is done (Ok) or start-up failed (Err).
+pub type OnReady = Box<dyn FnOnce(Result<(), String>) + Send>;
+
 /// Requests to a running daemon from inside the process (tests; the CLI uses signals).
 pub enum Command {
     /// Apply a new configuration as a difference; the reply says whether it was applied.
@@ -73,7 +76,7 @@ pub struct Daemon {
     pub(super) index: HashMap<CheckKey, Vec<(usize, usize)>>,
     pub(super) owned: Owned,
     first_round_done: bool,
-    on_ready: Option<Box<dyn FnOnce(Result<(), String>) + Send>>,
+    on_ready: Option<OnReady>,
     started: SystemTime,
     phase: &'static str,
     pub(super) reload_error: Option<String>,
@@ -103,11 +106,7 @@ impl Daemon {
     /// Connects to IPVS, purges owned virtuals the config no longer names, programs every
     /// configured one with its reals down and subscribes their checks. Must run inside a
     /// tokio runtime. `on_ready` is called once: Ok when the first round is done.
-    pub fn start(
-        config: Config,
-        opts: Options,
-        on_ready: Option<Box<dyn FnOnce(Result<(), String>) + Send>>,
-    ) -> Result<Daemon, String> {
+    pub fn start(config: Config, opts: Options, on_ready: Option<OnReady>) -> Result<Daemon, String> {
         let ipvs = Ipvs::connect().map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(4096);
         let engine = Engine::new(tx, default_max_concurrent());
