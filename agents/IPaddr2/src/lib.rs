@@ -19,7 +19,6 @@ pub mod address_ops;
 pub mod address_state;
 pub mod announce;
 pub mod cluster_ip;
-pub mod cluster_rules;
 pub mod dr_realserver;
 pub mod findif;
 pub mod lvs;

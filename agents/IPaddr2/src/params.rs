@@ -896,4 +896,15 @@ mod tests {
             OcfCode::ErrConfigured
         );
     }
+
+    #[test]
+    fn cluster_ip_values() {
+        assert_eq!(parse_mac("01:00:5e:7f:00:0a"), Some([1, 0, 0x5e, 0x7f, 0, 0x0a]));
+        assert_eq!(parse_mac("01:00:5e:7f:00"), None);
+        assert_eq!(parse_mac("01:00:5e:7f:00:0g"), None);
+        assert_eq!(parse_seed("0x1234abcd"), Some(0x1234abcd));
+        assert_eq!(parse_seed("42"), Some(42));
+        assert_eq!(parse_seed("4294967296"), None);
+        assert_eq!(parse_seed("x"), None);
+    }
 }
