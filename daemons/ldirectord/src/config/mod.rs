@@ -145,20 +145,22 @@ pub fn parse_str_with(text: &str, path: &Path, opt: &Options<'_>) -> Result<Conf
         }
     }
 
-    let env = BuildEnv { file: path, resolver: opt.resolver, hostname: &opt.hostname };
     let mut virtuals = Vec::with_capacity(drafts.len());
     let mut seen: HashMap<rha_ipvs::ServiceKey, usize> = HashMap::new();
     let mut total_reals = 0usize;
     for draft in drafts {
         let vline = draft.line;
+        let env = BuildEnv {
+            file: path,
+            resolver: opt.resolver,
+            hostname: &opt.hostname,
+            reals_before: total_reals,
+        };
         let v = draft.build(&g, &env, &mut warnings).map_err(|(l, m)| err(l, m))?;
         if let Some(first) = seen.insert(v.key(), vline) {
             return Err(err(vline, format!("duplicate virtual server {} (first at line {first})", v.key())));
         }
         total_reals += v.reals.len();
-        if total_reals > MAX_REALS {
-            return Err(err(vline, format!("more than {MAX_REALS} real servers in one file")));
-        }
         virtuals.push(v);
     }
     warnings.sort_by_key(|(l, _)| *l);

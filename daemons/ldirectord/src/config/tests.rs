@@ -681,7 +681,10 @@ fn too_many_reals_in_one_file() {
     for i in 0..2 {
         t.push_str(&format!("\treal=10.{i}.0.0->10.{i}.255.255 masq\n"));
     }
-    err(&t, 1, &["more than"]);
+    err(&t, 3, &["more than 100000"]);
+    // Across sections too.
+    let t = "virtual=198.51.100.1:80\n\treal=10.0.0.0->10.0.255.255 masq\nvirtual=198.51.100.2:80\n\treal=10.1.0.0->10.1.255.255 masq\n";
+    err(t, 4, &["more than 100000"]);
 }
 
 #[test]

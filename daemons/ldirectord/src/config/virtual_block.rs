@@ -278,6 +278,8 @@ pub struct BuildEnv<'a> {
     pub file: &'a Path,
     pub resolver: &'a dyn Resolver,
     pub hostname: &'a str,
+    /// Reals already built for earlier sections (the file's [`super::MAX_REALS`] bound).
+    pub reals_before: usize,
 }
 
 /// A failed build: the line and why.
@@ -403,6 +405,10 @@ impl VirtualDraft {
                     expand_range(first, last).map_err(e)?
                 }
             };
+            // Checked before building them: a few huge ranges must not cost their memory first.
+            if env.reals_before + reals.len() + addrs.len() > super::MAX_REALS {
+                return Err((line, format!("more than {} real servers in one file", super::MAX_REALS)));
+            }
             let written = match &rl.port {
                 // A real's port name is looked up for any protocol, as upstream.
                 Some(p) => resolve_port(p, None, r).map_err(|m| e(format!("real server: {m}")))?,
@@ -442,9 +448,6 @@ impl VirtualDraft {
                     line: SourceLine { file: env.file.to_path_buf(), line },
                 });
             }
-        }
-        if reals.len() > super::MAX_REALS {
-            return Err((vline, format!("more than {} real servers in one virtual", super::MAX_REALS)));
         }
 
         // The fallback: the section's, else the global one of its family.
