@@ -68,6 +68,7 @@ fn virt(vip: &str, reals: &[(&str, u32)]) -> Virtual {
         smtp: None,
         servicename: None,
         comment: None,
+        monitorfile: None,
         line: SourceLine::default(),
     }
 }
@@ -137,6 +138,7 @@ fn daemon_follows_checks_reload_and_stop_in_ipvs() {
         path: "/nonexistent/ldirectord.cf".into(),
         globals: Globals::default(),
         virtuals: vec![virt(VIP, &[("203.0.113.2:80", 3), ("203.0.113.3:80", 2), ("203.0.113.4:80", 1)])],
+        warnings: Vec::new(),
     };
     let run_dir = tempfile::tempdir().unwrap();
     let mut opts = Options::new(Paths { run_dir: run_dir.path().to_path_buf(), name: "t".into() });

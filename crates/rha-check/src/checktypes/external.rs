@@ -62,7 +62,9 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Down(format!("cannot run checkcommand {command}: {}", crate::net::describe_io_error(&e))))?;
+        .map_err(|e| {
+            Down(format!("cannot run checkcommand {command}: {}", crate::net::describe_io_error(&e)))
+        })?;
     let group = GroupGuard(child.id().map_or(0, |p| p as i32));
     probe.stage("running checkcommand");
     let stdout = child.stdout.take();

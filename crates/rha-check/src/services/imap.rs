@@ -95,9 +95,9 @@ async fn tagged<S: AsyncRead + AsyncWrite + Unpin>(
         if let Some(status) = parse_tagged(&line, tag) {
             return Ok((untagged, status.map(str::to_string)));
         }
-        if line.starts_with("* ") {
-            if line[2..].to_ascii_uppercase().starts_with("BYE") {
-                return Err(Down(format!("server said {}", short(&line[2..]))));
+        if let Some(rest) = line.strip_prefix("* ") {
+            if rest.to_ascii_uppercase().starts_with("BYE") {
+                return Err(Down(format!("server said {}", short(rest))));
             }
             untagged.push(line);
         } else {
@@ -127,7 +127,7 @@ pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(Down(format!("not an IMAP greeting: {:?}", short(&line))));
     };
     if let Some(receive) = &probe.spec.receive {
-        if !receive.is_match(line[2..].as_bytes()) {
+        if !receive.is_match(&line.as_bytes()[2..]) {
             return Err(receive.mismatch("the greeting"));
         }
     }

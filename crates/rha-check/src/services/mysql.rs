@@ -185,7 +185,13 @@ pub fn scramble(plugin: &str, password: &[u8], nonce: &[u8]) -> Result<Vec<u8>, 
 }
 
 /// HandshakeResponse41.
-pub fn login_packet(hs: &Handshake, user: &str, auth: &[u8], database: Option<&str>, plugin: &str) -> Vec<u8> {
+pub fn login_packet(
+    hs: &Handshake,
+    user: &str,
+    auth: &[u8],
+    database: Option<&str>,
+    plugin: &str,
+) -> Vec<u8> {
     let mut caps = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION;
     caps |= hs.capabilities & CLIENT_PLUGIN_AUTH;
     if database.is_some() {
@@ -344,7 +350,9 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
                     NATIVE => NATIVE,
                     CACHING_SHA2 => CACHING_SHA2,
                     other => {
-                        return Err(Down(format!("login refused: authentication plugin {other} is not supported")));
+                        return Err(Down(format!(
+                            "login refused: authentication plugin {other} is not supported"
+                        )));
                     }
                 };
                 conn.write(&scramble(plugin, password, &nonce)?).await?;
@@ -426,7 +434,10 @@ mod tests {
         let mut err = vec![0xff];
         err.extend_from_slice(&1040u16.to_le_bytes());
         err.extend_from_slice(b"Too many connections");
-        assert_eq!(parse_handshake(&err).unwrap_err().0, "server refused the connection: 1040 Too many connections");
+        assert_eq!(
+            parse_handshake(&err).unwrap_err().0,
+            "server refused the connection: 1040 Too many connections"
+        );
         assert_eq!(parse_err(&[0xff]), "malformed error packet");
     }
 

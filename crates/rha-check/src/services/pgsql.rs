@@ -166,8 +166,8 @@ impl Scram {
 
     /// The client-final message for the server-first one.
     pub fn client_final(&mut self, password: &str, server_first: &[u8]) -> Result<String, Down> {
-        let server_first =
-            std::str::from_utf8(server_first).map_err(|_| Down::new("malformed SCRAM server-first message"))?;
+        let server_first = std::str::from_utf8(server_first)
+            .map_err(|_| Down::new("malformed SCRAM server-first message"))?;
         let (nonce, salt, iter) = parse_server_first(server_first, &self.client_nonce)?;
         let mut salted = [0u8; 32];
         pbkdf2::derive(
@@ -182,7 +182,8 @@ impl Scram {
         let stored_key = ring::digest::digest(&ring::digest::SHA256, client_key.as_ref());
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
-        let signature = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()), auth_message.as_bytes());
+        let signature =
+            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()), auth_message.as_bytes());
         let proof: Vec<u8> = client_key.as_ref().iter().zip(signature.as_ref()).map(|(a, b)| a ^ b).collect();
         let server_key = hmac::sign(&salted_key, b"Server Key");
         let server_sig =
@@ -288,7 +289,9 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
             b'R' => match parse_auth(&body)? {
                 Auth::Ok => {}
                 Auth::Cleartext => s.write_all(&message(b'p', &cstring(password))).await?,
-                Auth::Md5(salt) => s.write_all(&message(b'p', &cstring(&md5_password(user, password, &salt)))).await?,
+                Auth::Md5(salt) => {
+                    s.write_all(&message(b'p', &cstring(&md5_password(user, password, &salt)))).await?
+                }
                 Auth::Sasl(mechs) => {
                     if !mechs.iter().any(|m| m == "SCRAM-SHA-256") {
                         return Err(Down(format!("login refused: no supported SASL mechanism in {mechs:?}")));
@@ -307,7 +310,10 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
                     s.write_all(&message(b'p', fin.as_bytes())).await?;
                 }
                 Auth::SaslFinal(data) => {
-                    scram.as_ref().ok_or_else(|| Down::new("SASL final without a SASL start"))?.verify_final(&data)?;
+                    scram
+                        .as_ref()
+                        .ok_or_else(|| Down::new("SASL final without a SASL start"))?
+                        .verify_final(&data)?;
                     verified = true;
                 }
             },
@@ -333,7 +339,9 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
             b'E' => error = Some(parse_error(&body)),
             b'T' | b'I' | b'N' | b'S' => {}
             b'Z' => break,
-            other => return Err(Down(format!("unexpected message {:?} in the query's reply", other as char))),
+            other => {
+                return Err(Down(format!("unexpected message {:?} in the query's reply", other as char)));
+            }
         }
         if data_rows > 0 {
             // The first row is enough.

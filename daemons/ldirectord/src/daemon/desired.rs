@@ -101,6 +101,7 @@ pub(crate) mod tests {
             smtp: None,
             servicename: None,
             comment: None,
+            monitorfile: None,
             line: SourceLine::default(),
         }
     }
