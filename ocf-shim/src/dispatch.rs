@@ -40,6 +40,16 @@ pub trait Agent {
     /// Take the resource down completely; succeed if it already is. Never "not running".
     fn stop(cfg: &Self::Config, ctx: &Context) -> OcfResult<()>;
 
+    /// Stop when `configure` failed (`error`): the parameters can no longer be used, but what
+    /// an earlier start made may still be on this node (a rules file that vanished, a name that
+    /// stopped resolving, a parameter edited into nonsense). An agent that records what it
+    /// started stops from that record here. The default has nothing to stop: success, as
+    /// ocf-rarun answers stop with an unusable configuration.
+    fn stop_unconfigured(_params: &Params, _ctx: &Context, error: &OcfError) -> OcfResult<()> {
+        log::warn(format!("stop with unusable configuration ({}): nothing to stop", error.reason));
+        Ok(())
+    }
+
     /// Report the state at `ctx.check_level`. Setup errors (2/5/6) on a probe become 7.
     fn monitor(cfg: &Self::Config, ctx: &Context) -> OcfResult<Status>;
 
@@ -139,29 +149,41 @@ pub fn run_action<A: Agent>(arg: Option<OsString>, start: Instant) -> OcfCode {
     let params = Params::from_env(info);
     let cfg = match A::configure(&params, &ctx) {
         Ok(cfg) => cfg,
+        Err(e) if ctx.action == Action::Stop => {
+            return finish(&ctx, stop_succeeds(A::stop_unconfigured(&params, &ctx, &e)));
+        }
         Err(e) => return invalid_configuration(&ctx, e),
     };
     let result = match &ctx.action {
         Action::Start => A::start(&cfg, &ctx).map(|()| OcfCode::Success),
-        Action::Stop => match A::stop(&cfg, &ctx) {
-            Err(e) if e.code == OcfCode::NotRunning => {
-                log::warn(format!(
-                    "stop reported not running ({}); a stopped resource stops successfully",
-                    e.reason
-                ));
-                Ok(OcfCode::Success)
-            }
-            r => r.map(|()| OcfCode::Success),
-        },
+        Action::Stop => stop_succeeds(A::stop(&cfg, &ctx)),
         Action::Monitor => A::monitor(&cfg, &ctx).map(status_code),
         Action::Status => A::status(&cfg, &ctx).map(status_code),
         Action::ValidateAll => A::validate(&cfg, &ctx).map(|()| OcfCode::Success),
         Action::Other(n) => A::other(n, &cfg, &ctx).map(|()| OcfCode::Success),
         Action::MetaData | Action::Usage | Action::Methods => unreachable!("handled above"),
     };
+    finish(&ctx, result)
+}
+
+fn finish(ctx: &Context, result: OcfResult<OcfCode>) -> OcfCode {
     match result {
         Ok(code) => code,
-        Err(e) => report_failure(&ctx, e),
+        Err(e) => report_failure(ctx, e),
+    }
+}
+
+/// Stop never answers "not running": a stopped resource stops successfully.
+fn stop_succeeds(r: OcfResult<()>) -> OcfResult<OcfCode> {
+    match r {
+        Err(e) if e.code == OcfCode::NotRunning => {
+            log::warn(format!(
+                "stop reported not running ({}); a stopped resource stops successfully",
+                e.reason
+            ));
+            Ok(OcfCode::Success)
+        }
+        r => r.map(|()| OcfCode::Success),
     }
 }
 

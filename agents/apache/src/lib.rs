@@ -36,7 +36,8 @@ impl Agent for Apache {
         &params::INFO
     }
 
-    /// Never fails: parameter problems are kept in the config so that stop still works.
+    /// Never fails: parameter problems are kept in the config so that stop and probes still see
+    /// a running httpd (see the params module).
     fn configure(params: &Params, ctx: &Context) -> OcfResult<Config> {
         Ok(Config::from_params(params, ctx))
     }

@@ -1,8 +1,12 @@
 //! The agent's description (meta-data) and its parameters turned into a [`Config`].
 //!
-//! Parameter problems do not fail `configure`: a stop must work whatever the monitor settings
-//! say (ocf-shim would otherwise answer a stop with "nothing to stop" while httpd runs). They
-//! are kept in [`Config::problems`] and reported by start, monitor and validate-all.
+//! Parameter problems do not fail `configure`: they are kept in [`Config::problems`] and
+//! reported by start, monitor and validate-all. A stop must work whatever the monitor settings
+//! say, and so must a probe: ocf-shim answers a probe whose configure failed with "not
+//! running", which would hide an httpd that runs here with parameters edited into nonsense
+//! (Pacemaker would then start a second one elsewhere). So apache does not use
+//! `Agent::stop_unconfigured` (ipvs-service does): its monitor finds the running httpd first
+//! and only then reports the parameter problem, as a soft failure.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -61,6 +61,10 @@ impl Agent for IpvsService {
         stop::stop(cfg, ctx)
     }
 
+    fn stop_unconfigured(params: &Params, ctx: &Context, error: &OcfError) -> OcfResult<()> {
+        stop::stop_unconfigured(params, ctx, error)
+    }
+
     fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
         monitor::monitor(cfg, ctx)
     }

@@ -68,7 +68,7 @@ pub fn compare(ipvs: &mut Ipvs, want: &ServiceSpec, strict_weights: bool) -> Ocf
 
 /// The monitor action.
 pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
-    let want = cfg.spec()?;
+    let want = &cfg.desired;
     if validate::ipvs_loaded() == Some(false) {
         return Err(OcfError::not_running(format!(
             "virtual service {} is not running: IPVS is not loaded in this kernel (no /proc/net/ip_vs)",

@@ -195,14 +195,9 @@ pub enum Source {
 /// The validated instance configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The service to program, exactly. `None` only for stop, when the parameters were fine
-    /// but the rules file or a name could not be read on this node (stop then needs only the
-    /// service's identity).
-    pub desired: Option<ServiceSpec>,
-    /// The service's identity, when known.
-    pub key: Option<ServiceKey>,
-    /// Why `desired` is missing.
-    pub unusable: Option<OcfError>,
+    /// The service to program, exactly. (A stop whose configuration cannot be loaded goes by
+    /// [`stop_identity`] instead.)
+    pub desired: ServiceSpec,
     pub source: Source,
     pub sync: Option<SyncConfig>,
     /// `strict_weights`: weight and threshold differences fail the monitor.
@@ -214,13 +209,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// The desired service, or the error that made it unavailable.
-    pub fn spec(&self) -> OcfResult<&ServiceSpec> {
-        match (&self.desired, &self.unusable) {
-            (Some(s), _) => Ok(s),
-            (None, Some(e)) => Err(e.clone()),
-            (None, None) => Err(OcfError::configured("no virtual service configured")),
-        }
+    /// The service's identity.
+    pub fn key(&self) -> ServiceKey {
+        self.desired.service.key
     }
 
     /// Parses and checks the parameters (see the module comment).
@@ -238,39 +229,32 @@ impl Config {
             _ => crate::ownership::read(ctx).ok().flatten().map(|r| r.names).unwrap_or_default(),
         };
         let resolver = ActionResolver::new(mode, recorded, ctx.deadline);
-        let mut cfg = Config::from_params_with(params, ctx, &resolver)?;
+        let mut cfg = Config::from_params_with(params, &resolver)?;
         cfg.resolved_names = resolver.resolved();
         Ok(cfg)
     }
 
     /// [`Config::from_params`] with a given name resolver (tests).
-    ///
-    /// For stop, nothing but the parameters' syntax can fail, and not even that: stop needs
-    /// only the service's identity (from `virtual`, or from what start recorded), so a rules
-    /// file that vanished, a name that no longer resolves or a parameter changed into nonsense
-    /// must not keep it from removing what start made.
-    pub fn from_params_with(params: &Params, ctx: &Context, resolver: &dyn Resolver) -> OcfResult<Config> {
-        match load(params, resolver) {
-            Ok(c) => Ok(c),
-            Err(LoadError { error, key }) if ctx.action == Action::Stop => {
-                ocf_shim::warn!("{}; stopping by the service's identity only", error.reason);
-                let source = match params.str("rules_file") {
-                    Ok(Some(p)) => Source::RulesFile(PathBuf::from(p)),
-                    _ => Source::Params,
-                };
-                Ok(Config {
-                    desired: None,
-                    key,
-                    unusable: Some(error),
-                    source,
-                    sync: None,
-                    strict_weights: false,
-                    resolved_names: Default::default(),
-                    warnings: Vec::new(),
-                })
-            }
-            Err(LoadError { error, .. }) => Err(error),
-        }
+    pub fn from_params_with(params: &Params, resolver: &dyn Resolver) -> OcfResult<Config> {
+        load(params, resolver).map_err(|e| e.error)
+    }
+}
+
+/// The service's identity for a stop whose configuration cannot be loaded (a rules file that
+/// vanished, a name that no longer resolves, a parameter changed into nonsense): stop needs
+/// only the identity (from `virtual`, or from what start recorded, which stop reads itself),
+/// so none of those may keep it from removing what start made. Names come only from start's
+/// record: stop never asks DNS.
+pub fn stop_identity(params: &Params, ctx: &Context) -> Option<ServiceKey> {
+    let recorded = crate::ownership::read(ctx).ok().flatten().map(|r| r.names).unwrap_or_default();
+    stop_identity_with(params, &ActionResolver::new(Mode::RecordedOnly, recorded, ctx.deadline))
+}
+
+/// [`stop_identity`] with a given name resolver (tests).
+pub fn stop_identity_with(params: &Params, resolver: &dyn Resolver) -> Option<ServiceKey> {
+    match load(params, resolver) {
+        Ok(c) => Some(c.desired.service.key),
+        Err(LoadError { key, .. }) => key,
     }
 }
 
@@ -288,16 +272,7 @@ fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, LoadError> {
     let sync = sync_config(params).map_err(|error| LoadError { error, key })?;
     let strict_weights = params.bool("strict_weights").map_err(|error| LoadError { error, key })?;
     let warnings = syntax_warnings(&spec);
-    Ok(Config {
-        desired: Some(spec),
-        key,
-        unusable: None,
-        source,
-        sync,
-        strict_weights,
-        resolved_names: Default::default(),
-        warnings,
-    })
+    Ok(Config { desired: spec, source, sync, strict_weights, resolved_names: Default::default(), warnings })
 }
 
 /// A failure to build the desired service, with the key if it was known by then.
@@ -638,9 +613,7 @@ pub fn vip(spec: &ServiceSpec) -> Option<IpAddr> {
 mod tests {
     use super::*;
     use ocf_shim::OcfCode;
-    use ocf_shim::context::Action;
     use rha_ipvs::{Dest, Forward};
-    use std::time::Instant;
 
     struct Names;
     impl Resolver for Names {
@@ -656,16 +629,12 @@ mod tests {
         }
     }
 
-    fn ctx(action: Action) -> Context {
-        Context::from_env(action, &INFO, Instant::now())
-    }
-
     fn params(pairs: &[(&str, &str)]) -> Params {
         Params::from_pairs(&INFO, pairs.iter().map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.to_string())))
     }
 
     fn cfg(pairs: &[(&str, &str)]) -> OcfResult<Config> {
-        Config::from_params_with(&params(pairs), &ctx(Action::Start), &Names)
+        Config::from_params_with(&params(pairs), &Names)
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -680,7 +649,7 @@ mod tests {
             ("reals", "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 3; 203.0.113.4:80 masq 1"),
         ])
         .unwrap();
-        let s = c.spec().unwrap();
+        let s = &c.desired;
         assert_eq!(s.service.key, ServiceKey::tcp(ip("198.51.100.10"), 80));
         assert_eq!(s.service.scheduler, "wrr");
         assert_eq!(s.dests.len(), 3);
@@ -702,10 +671,10 @@ mod tests {
             ("ops", "yes"),
         ])
         .unwrap();
-        let text = c.spec().unwrap().to_string();
+        let text = c.desired.to_string();
         assert_eq!(text, "-A -u 198.51.100.10:53 -s sh -p 300 -M 255.255.255.0 -o -b sh-fallback,sh-port\n");
         let c = cfg(&[("virtual", "[2001:db8::10]:443"), ("persistent", "60"), ("netmask", "64")]).unwrap();
-        assert_eq!(c.spec().unwrap().to_string(), "-A -t [2001:db8::10]:443 -s wlc -p 60 -M 64\n");
+        assert_eq!(c.desired.to_string(), "-A -t [2001:db8::10]:443 -s wlc -p 60 -M 64\n");
         let c = cfg(&[
             ("virtual", "director.example"),
             ("persistent", "360"),
@@ -713,12 +682,12 @@ mod tests {
             ("protocol", "udp"),
         ])
         .unwrap();
-        assert_eq!(c.spec().unwrap().to_string(), "-A -u 198.51.100.10:0 -s wlc -p 360 --pe sip\n");
+        assert_eq!(c.desired.to_string(), "-A -u 198.51.100.10:0 -s wlc -p 360 --pe sip\n");
     }
 
     #[test]
     fn fwmark_services() {
-        let k = |pairs: &[(&str, &str)]| cfg(pairs).map(|c| c.key.unwrap());
+        let k = |pairs: &[(&str, &str)]| cfg(pairs).map(|c| c.key());
         assert_eq!(k(&[("virtual", "5")]).unwrap(), ServiceKey::Fwmark { mark: 5, family: Family::Inet });
         assert_eq!(
             k(&[("virtual", "7 -6"), ("protocol", "fwmark")]).unwrap(),
@@ -794,15 +763,11 @@ mod tests {
         let e = cfg(&[("virtual", "198.51.100.10:80"), ("reals", "nowhere.invalid masq")]).unwrap_err();
         assert_eq!(e.code, OcfCode::ErrArgs, "{}", e.reason);
         // Stop still knows the service.
-        let c = Config::from_params_with(
+        let key = stop_identity_with(
             &params(&[("virtual", "198.51.100.10:80"), ("reals", "nowhere.invalid masq")]),
-            &ctx(Action::Stop),
             &Names,
-        )
-        .unwrap();
-        assert!(c.desired.is_none());
-        assert_eq!(c.key, Some(ServiceKey::tcp(ip("198.51.100.10"), 80)));
-        assert!(c.spec().is_err());
+        );
+        assert_eq!(key, Some(ServiceKey::tcp(ip("198.51.100.10"), 80)));
     }
 
     #[test]
@@ -838,7 +803,7 @@ mod tests {
         .unwrap();
         let path = one.to_str().unwrap();
         let c = cfg(&[("rules_file", path)]).unwrap();
-        assert_eq!(c.spec().unwrap().dests.len(), 3);
+        assert_eq!(c.desired.dests.len(), 3);
         assert_eq!(c.source, Source::RulesFile(one.clone()));
         let two = dir.path().join("two.rules");
         std::fs::write(&two, "-A -t 198.51.100.1:80 -s rr\n-A -u 198.51.100.1:53 -s rr\n-a -u 198.51.100.1:53 -r 203.0.113.9 -g\n")
@@ -851,7 +816,7 @@ mod tests {
             e.reason
         );
         let c = cfg(&[("rules_file", path2), ("virtual", "198.51.100.1:53"), ("protocol", "udp")]).unwrap();
-        assert_eq!(c.spec().unwrap().dests.len(), 1);
+        assert_eq!(c.desired.dests.len(), 1);
         let e = cfg(&[("rules_file", path2), ("virtual", "198.51.100.1:54")]).unwrap_err();
         assert!(e.reason.contains("has no virtual service"), "{}", e.reason);
         let bad = dir.path().join("bad.rules");
@@ -864,13 +829,11 @@ mod tests {
         let e = cfg(&[("rules_file", missing.to_str().unwrap())]).unwrap_err();
         assert_eq!(e.code, OcfCode::ErrInstalled, "{}", e.reason);
         // Stop of a missing file goes by the virtual parameter.
-        let c = Config::from_params_with(
+        let key = stop_identity_with(
             &params(&[("rules_file", missing.to_str().unwrap()), ("virtual", "198.51.100.1:80")]),
-            &ctx(Action::Stop),
             &Names,
-        )
-        .unwrap();
-        assert_eq!(c.key, Some(ServiceKey::tcp(ip("198.51.100.1"), 80)));
+        );
+        assert_eq!(key, Some(ServiceKey::tcp(ip("198.51.100.1"), 80)));
     }
 
     #[test]

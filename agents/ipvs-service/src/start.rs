@@ -116,7 +116,7 @@ const APPLY_SLICE: usize = 128;
 /// The start action.
 pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     ctx.require_root()?;
-    let want = cfg.spec()?;
+    let want = &cfg.desired;
     let key = want.service.key;
     for w in &cfg.warnings {
         ocf_shim::warn!("{w}");

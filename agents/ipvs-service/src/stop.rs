@@ -10,7 +10,7 @@
 //! A kernel without IPVS (or with ip_vs not loaded) has nothing to stop: success, without
 //! loading the module.
 
-use ocf_shim::{Context, OcfError, OcfResult};
+use ocf_shim::{Context, OcfError, OcfResult, Params};
 use rha_ipvs::{Ipvs, ServiceKey};
 
 use crate::params::Config;
@@ -18,11 +18,24 @@ use crate::{ipvs_error, ownership, sync_daemon, validate};
 
 /// The stop action.
 pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
+    stop_service(Some(cfg.key()), ctx)
+}
+
+/// Stop when the configuration cannot be loaded: by the service's identity alone (from
+/// `virtual`, and from start's record), which is all stop needs.
+pub fn stop_unconfigured(params: &Params, ctx: &Context, error: &OcfError) -> OcfResult<()> {
+    ocf_shim::warn!("{}; stopping by the service's identity only", error.reason);
+    stop_service(crate::params::stop_identity(params, ctx), ctx)
+}
+
+/// Delete `configured` and the service start recorded (they differ only when the parameters
+/// changed in between), then the record.
+fn stop_service(configured: Option<ServiceKey>, ctx: &Context) -> OcfResult<()> {
     ctx.require_root()?;
     let _lock = ownership::lock(ctx)?;
     let rec = ownership::read(ctx)?.unwrap_or_default();
     let mut keys: Vec<ServiceKey> = Vec::new();
-    for k in [cfg.key, rec.service].into_iter().flatten() {
+    for k in [configured, rec.service].into_iter().flatten() {
         if !keys.contains(&k) {
             keys.push(k);
         }

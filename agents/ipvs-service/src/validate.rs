@@ -189,7 +189,7 @@ pub fn kernel_support(spec: &ServiceSpec) -> OcfResult<()> {
 
 /// validate-all.
 pub fn validate(cfg: &Config, ctx: &Context) -> OcfResult<()> {
-    let spec = cfg.spec()?;
+    let spec = &cfg.desired;
     for w in &cfg.warnings {
         ocf_shim::warn!("{w}");
     }

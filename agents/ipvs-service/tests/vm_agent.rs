@@ -409,6 +409,10 @@ fn rules_file_restores_the_s3_nat_rules_like_ipvsadm() {
     let s = Instance::new("s3s", dir.path()).netns(ns3.name()).param("rules_file", saved.to_str().unwrap());
     expect(&s.start(), 0, "start from ipvsadm -S output");
     assert_eq!(save(&ns3), theirs);
+    // The rules file vanishes while the service runs: configure fails (5), and stop still
+    // removes the service, by start's record (ocf-shim's stop_unconfigured).
+    std::fs::remove_file(&saved).unwrap();
+    expect(&s.monitor(), 1, "recurring monitor with the rules file gone");
     for x in [&i, &r, &s] {
         expect(&x.stop(), 0, "stop");
     }
