@@ -370,6 +370,7 @@ fn check_contents(deb: &Path) -> BTreeSet<String> {
         "/usr/sbin/rha-",
         "/usr/share/man/man7/ocf_rha_",
         "/usr/share/man/man8/rha-",
+        "/usr/share/man/man5/rha-",
         "/usr/share/doc/rha-resource-agents/",
         "/usr/lib/tmpfiles.d/rha-resource-agents.conf",
         "/usr/share/lintian/overrides/rha-resource-agents",
@@ -385,13 +386,20 @@ fn check_contents(deb: &Path) -> BTreeSet<String> {
     for a in &agents {
         assert!(files.contains(&format!("/usr/share/man/man7/ocf_rha_{a}.7.gz")), "no man page for {a}");
     }
+    // Every daemon and tool has its page; rha-ldirectord has one for its ldirectord.cf dialect too.
+    for f in files.iter().filter_map(|f| f.strip_prefix("/usr/sbin/")).filter(|f| !f.is_empty()) {
+        assert!(files.contains(&format!("/usr/share/man/man8/{f}.8.gz")), "no man page for /usr/sbin/{f}");
+    }
+    if files.contains("/usr/sbin/rha-ldirectord") {
+        assert!(files.contains("/usr/share/man/man5/rha-ldirectord.cf.5.gz"), "no rha-ldirectord.cf(5)");
+    }
     // Coexistence: no file shared with Debian's resource-agents or ldirectord (directories may be).
     for other in ["resource-agents", "ldirectord"] {
         let r = run(&["dpkg-query", "-L", other]);
-        if !r.ok() {
-            eprintln!("{other} is not installed: overlap with it not checked");
-            continue;
-        }
+        assert!(
+            r.ok(),
+            "{other} is not installed (tests/install-deps installs it): overlap with it cannot be checked"
+        );
         let theirs: BTreeSet<&str> = r.stdout.lines().filter(|p| !Path::new(p).is_dir()).collect();
         let clash: Vec<&String> = files.iter().filter(|f| theirs.contains(f.as_str())).collect();
         assert!(clash.is_empty(), "files also in {other}: {clash:?}");

@@ -26,7 +26,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(60);
 struct Args {
     debug: bool,
     json: bool,
-    config: String,
+    /// The configuration as named on the command line (None: upstream's default).
+    config: Option<String>,
     cmd: String,
 }
 
@@ -49,32 +50,12 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
         }
     }
     let (config, cmd) = match pos.as_slice() {
-        [cmd] => ("ldirectord.cf".to_string(), cmd.clone()),
-        [cfg, cmd] => (cfg.clone(), cmd.clone()),
+        [cmd] => (None, cmd.clone()),
+        [cfg, cmd] => (Some(cfg.clone()), cmd.clone()),
         [] => return Err("no command given".into()),
         _ => return Err("too many arguments".into()),
     };
     Ok(Some(Args { debug, json, config, cmd }))
-}
-
-/// Upstream's look-up: /etc/ha.d/<cfg>, /etc/ha.d/conf/<cfg>, then the path as given.
-/// (Private until the parser's `config::lookup` lands.)
-fn find_config(cfg: &str) -> PathBuf {
-    for dir in ["/etc/ha.d", "/etc/ha.d/conf"] {
-        let p = Path::new(dir).join(cfg);
-        if !cfg.starts_with('/') && p.is_file() {
-            return p;
-        }
-    }
-    PathBuf::from(cfg)
-}
-
-/// The instance name: the config's base name without `.cf` (upstream's pid file carries it:
-/// ldirectord.cf → /run/ldirectord.ldirectord.pid).
-fn instance_name(cfg: &Path) -> String {
-    let base = cfg.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = base.strip_suffix(".cf").unwrap_or(&base);
-    if name.is_empty() { "ldirectord".into() } else { name.to_string() }
 }
 
 fn pid_file(name: &str) -> PathBuf {
@@ -116,8 +97,7 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    let path = find_config(&args.config);
-    let name = instance_name(&path);
+    let (path, name) = crate::config::lookup(args.config.as_deref());
     match args.cmd.as_str() {
         "start" => start(&path, &name, args.debug),
         "stop" => stop(&name),
@@ -382,11 +362,14 @@ mod tests {
     #[test]
     fn arguments_parse_as_upstream() {
         let x = a(&["start"]).unwrap().unwrap();
-        assert_eq!((x.config.as_str(), x.cmd.as_str(), x.debug), ("ldirectord.cf", "start", false));
+        assert_eq!((x.config.as_deref(), x.cmd.as_str(), x.debug), (None, "start", false));
         let x = a(&["-d", "web.cf", "status", "--json"]).unwrap().unwrap();
-        assert_eq!((x.config.as_str(), x.cmd.as_str(), x.debug, x.json), ("web.cf", "status", true, true));
+        assert_eq!(
+            (x.config.as_deref(), x.cmd.as_str(), x.debug, x.json),
+            (Some("web.cf"), "status", true, true)
+        );
         let x = a(&["--", "/tmp/x.cf", "stop"]).unwrap().unwrap();
-        assert_eq!(x.config, "/tmp/x.cf");
+        assert_eq!(x.config.as_deref(), Some("/tmp/x.cf"));
         assert!(a(&[]).is_err());
         assert!(a(&["a", "b", "c"]).is_err());
         assert!(a(&["-x", "start"]).is_err());
@@ -395,11 +378,12 @@ mod tests {
 
     #[test]
     fn names_and_pid_files_follow_upstream() {
-        assert_eq!(instance_name(Path::new("/etc/ha.d/web.cf")), "web");
-        assert_eq!(instance_name(Path::new("ldirectord.cf")), "ldirectord");
-        assert_eq!(instance_name(Path::new("/etc/other")), "other");
         assert_eq!(pid_file("ldirectord"), PathBuf::from("/run/ldirectord.ldirectord.pid"));
-        assert_eq!(find_config("/nonexistent/x.cf"), PathBuf::from("/nonexistent/x.cf"));
+        // `rha-ldirectord /etc/ha.d/web.cf start` is instance web.cf, as upstream's $CFGNAME.
+        assert_eq!(
+            pid_file(&crate::config::lookup(Some("/etc/ha.d/web.cf")).1),
+            PathBuf::from("/run/ldirectord.web.cf.pid")
+        );
         assert!(!alive(u32::MAX));
     }
 }

@@ -1,6 +1,6 @@
 //! The line structure of ldirectord.cf: comments, indentation, `keyword = value`.
 //!
-//! Upstream's rules, and where ours differ (each is in ldirectord.cf(5)):
+//! Upstream's rules, and where ours differ (each is in rha-ldirectord.cf(5)):
 //! - A line whose first non-blank character is `#` is a comment. So is the rest of a line
 //!   after a `#` **outside double quotes**. Upstream strips everything after any `#` inside a
 //!   virtual section, even inside a quoted `receive="a#b"`, which silently shortens the regex

@@ -1,5 +1,5 @@
 //! ldirectord.cf → [`crate::model::Config`], upstream's grammar and semantics; every error
-//! names file:line and the token. ldirectord.cf(5) (daemons/ldirectord/man) lists item by
+//! names file:line and the token. rha-ldirectord.cf(5) (daemons/ldirectord/man) lists item by
 //! item where this dialect differs from upstream's.
 //!
 //! - [`lines`]: comments, indentation, `keyword = value`;

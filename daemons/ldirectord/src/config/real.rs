@@ -1,7 +1,7 @@
 //! `real=`/`real6=` and `fallback=`/`fallback6=` lines:
 //! `host[->host][:port] gate|masq|ipip [weight] ["request", "receive"] [l:N] [u:N]`.
 //!
-//! Differs from upstream (ldirectord.cf(5) lists these): every word must be understood
+//! Differs from upstream (rha-ldirectord.cf(5) lists these): every word must be understood
 //! (upstream skips words it does not expect, e.g. `gate foo 5` is weight 5); `l:` and `u:`
 //! may come in either order (upstream silently drops an `l:` written after `u:`); a range
 //! is at most [`MAX_RANGE`] addresses.
