@@ -390,8 +390,11 @@ fn check_contents(deb: &Path) -> BTreeSet<String> {
     for f in files.iter().filter_map(|f| f.strip_prefix("/usr/sbin/")).filter(|f| !f.is_empty()) {
         assert!(files.contains(&format!("/usr/share/man/man8/{f}.8.gz")), "no man page for /usr/sbin/{f}");
     }
-    if files.contains("/usr/sbin/rha-ldirectord") {
-        assert!(files.contains("/usr/share/man/man5/rha-ldirectord.cf.5.gz"), "no rha-ldirectord.cf(5)");
+    if files.contains(&"/usr/sbin/rha-ldirectord".to_string()) {
+        assert!(
+            files.contains(&"/usr/share/man/man5/rha-ldirectord.cf.5.gz".to_string()),
+            "no rha-ldirectord.cf(5)"
+        );
     }
     // Coexistence: no file shared with Debian's resource-agents or ldirectord (directories may be).
     for other in ["resource-agents", "ldirectord"] {
