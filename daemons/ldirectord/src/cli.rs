@@ -1,5 +1,5 @@
 //! Upstream ldirectord's command line:
-//! `rha-ldirectord [-d|--debug] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status [--json]`
+//! `rha-ldirectord [-d|--debug] [--prometheus FILE] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status [--json]`
 //!
 //! Exit codes as upstream (upstream-agents.md §7): running → start 0, stop 0, reload 0,
 //! status 0; not running → stop/try-restart 0, status 1 with a stale pid file else 3,
@@ -17,7 +17,7 @@ use crate::daemon::status::{Status, now};
 use crate::daemon::{Command, Daemon, OnReady, Options, Paths, log};
 use crate::model::Config;
 
-const USAGE: &str = "usage: rha-ldirectord [-d|--debug] [--] [configfile] \
+const USAGE: &str = "usage: rha-ldirectord [-d|--debug] [--prometheus FILE] [--] [configfile] \
 start|stop|restart|try-restart|reload|force-reload|status [--json]";
 
 /// How long `stop` waits for the daemon to clean up and exit.
@@ -26,6 +26,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(60);
 struct Args {
     debug: bool,
     json: bool,
+    /// `--prometheus FILE`: the metrics file the daemon rewrites every second.
+    prometheus: Option<PathBuf>,
     /// The configuration as named on the command line (None: upstream's default).
     config: Option<String>,
     cmd: String,
@@ -33,13 +35,22 @@ struct Args {
 
 fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
     let (mut debug, mut json, mut pos) = (false, false, Vec::new());
+    let mut prometheus = None;
     let mut rest = false;
-    for a in argv {
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             _ if rest => pos.push(a.clone()),
             "--" => rest = true,
             "-d" | "--debug" => debug = true,
             "--json" => json = true,
+            "--prometheus" => {
+                let f = it.next().ok_or("--prometheus needs a file")?;
+                prometheus = Some(PathBuf::from(f));
+            }
+            s if s.starts_with("--prometheus=") => {
+                prometheus = Some(PathBuf::from(&s["--prometheus=".len()..]))
+            }
             "-h" | "--help" => return Ok(None),
             "-v" | "--version" => {
                 println!("rha-ldirectord {}", env!("CARGO_PKG_VERSION"));
@@ -55,7 +66,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
         [] => return Err("no command given".into()),
         _ => return Err("too many arguments".into()),
     };
-    Ok(Some(Args { debug, json, config, cmd }))
+    Ok(Some(Args { debug, json, prometheus, config, cmd }))
 }
 
 fn pid_file(name: &str) -> PathBuf {
@@ -99,10 +110,10 @@ pub fn main() -> i32 {
     };
     let (path, name) = crate::config::lookup(args.config.as_deref());
     match args.cmd.as_str() {
-        "start" => start(&path, &name, args.debug),
+        "start" => start(&path, &name, args.debug, args.prometheus.clone()),
         "stop" => stop(&name),
         "restart" => match stop(&name) {
-            0 => start(&path, &name, args.debug),
+            0 => start(&path, &name, args.debug, args.prometheus.clone()),
             rc => rc,
         },
         "try-restart" => {
@@ -110,7 +121,7 @@ pub fn main() -> i32 {
                 return 0;
             }
             match stop(&name) {
-                0 => start(&path, &name, args.debug),
+                0 => start(&path, &name, args.debug, args.prometheus.clone()),
                 rc => rc,
             }
         }
@@ -130,7 +141,7 @@ fn load(path: &Path) -> Result<Config, i32> {
     })
 }
 
-fn start(path: &Path, name: &str, debug: bool) -> i32 {
+fn start(path: &Path, name: &str, debug: bool, prometheus: Option<PathBuf>) -> i32 {
     if let Some(pid) = running(name) {
         println!("rha-ldirectord for {} is running with pid {pid}", path.display());
         return 0;
@@ -139,11 +150,12 @@ fn start(path: &Path, name: &str, debug: bool) -> i32 {
         Ok(c) => c,
         Err(rc) => return rc,
     };
-    let paths = Paths::new(name);
+    let mut opts = Options::new(Paths::new(name));
+    opts.metrics_file = prometheus;
     if debug || config.globals.supervised {
         // Foreground, no pid file (as upstream).
         log::init(&config.globals.logfile, true, debug);
-        return run_daemon(config, paths, None, None);
+        return run_daemon(config, opts, None, None);
     }
     // The first round takes at most one interval plus the check's timeout.
     let limit = config
@@ -153,7 +165,7 @@ fn start(path: &Path, name: &str, debug: bool) -> i32 {
         .max()
         .unwrap_or_default()
         + Duration::from_secs(30);
-    match daemonise(config, paths, name, limit) {
+    match daemonise(config, opts, name, limit) {
         Ok(pid) => {
             println!("rha-ldirectord for {} started, pid {pid}, first check round done", path.display());
             0
@@ -167,7 +179,7 @@ fn start(path: &Path, name: &str, debug: bool) -> i32 {
 
 /// Double fork + setsid, stdio to /dev/null; the grandchild writes the pid file and runs the
 /// daemon. The parent waits (bounded) on a pipe for "ok" (first round done) or the error.
-fn daemonise(config: Config, paths: Paths, name: &str, limit: Duration) -> Result<u32, String> {
+fn daemonise(config: Config, opts: Options, name: &str, limit: Duration) -> Result<u32, String> {
     use nix::unistd::{ForkResult, fork, setsid};
     let (rd, wr) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     // SAFETY: single-threaded here (no runtime yet); the children only exec our own code.
@@ -200,7 +212,7 @@ fn daemonise(config: Config, paths: Paths, name: &str, limit: Duration) -> Resul
                 let _ = writeln!(w, "error: cannot write {}: {e}", pidf.display());
                 std::process::exit(1);
             }
-            let rc = run_daemon(config, paths, Some(wr), Some(&pidf));
+            let rc = run_daemon(config, opts, Some(wr), Some(&pidf));
             std::process::exit(rc)
         }
     }
@@ -241,7 +253,7 @@ fn wait_ready(rd: OwnedFd, limit: Duration, name: &str) -> Result<u32, String> {
 }
 
 /// Runs the daemon in this process until it stops; returns the exit code.
-fn run_daemon(config: Config, paths: Paths, ready: Option<OwnedFd>, pidf: Option<&Path>) -> i32 {
+fn run_daemon(config: Config, opts: Options, ready: Option<OwnedFd>, pidf: Option<&Path>) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -260,7 +272,7 @@ fn run_daemon(config: Config, paths: Paths, ready: Option<OwnedFd>, pidf: Option
         }) as OnReady
     });
     let rc = rt.block_on(async move {
-        let d = match Daemon::start(config, Options::new(paths), on_ready) {
+        let d = match Daemon::start(config, opts, on_ready) {
             Ok(d) => d,
             Err(e) => {
                 log::error(&format!("cannot start: {e}"));

@@ -1,5 +1,6 @@
-//! `fallbackcommand`: `<cmd> start|stop <vip:port> <proto>` when a pool becomes empty or its
-//! first real returns. Run in the background and bounded, so a hung script never delays a
+//! Administrators' commands: `fallbackcommand` (`<cmd> start|stop <vip:port> <proto>` when a
+//! pool becomes empty or its first real returns) and `callback` (`<callback> <configpath>`
+//! when the file changes). Run in the background and bounded, so a hung script never delays a
 //! check or an IPVS change.
 
 use std::time::Duration;
@@ -26,10 +27,20 @@ pub fn fallback_args(key: &ServiceKey) -> (String, String) {
 }
 
 /// Starts `cmd start|stop ...` through the shell (the directive is a command line) and
-/// returns at once; the task logs its exit and kills it after [`HOOK_LIMIT`].
+/// returns at once.
 pub fn run_fallback_command(cmd: &str, start: bool, key: &ServiceKey) {
     let (vip, proto) = fallback_args(key);
-    let line = format!("{cmd} {} {vip} {proto}", if start { "start" } else { "stop" });
+    run_bounded("fallbackcommand", format!("{cmd} {} {vip} {proto}", if start { "start" } else { "stop" }));
+}
+
+/// Starts `<callback> <configpath>` (upstream runs it when the file changed).
+pub fn run_callback(callback: &str, config: &std::path::Path) {
+    run_bounded("callback", format!("{callback} {}", config.display()));
+}
+
+/// Runs `line` through /bin/sh in the background; a task logs its exit and kills it after
+/// [`HOOK_LIMIT`].
+fn run_bounded(what: &'static str, line: String) {
     let child = tokio::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(&line)
@@ -39,18 +50,18 @@ pub fn run_fallback_command(cmd: &str, start: bool, key: &ServiceKey) {
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
-            log::error(&format!("fallbackcommand {line:?}: cannot start: {e}"));
+            log::error(&format!("{what} {line:?}: cannot start: {e}"));
             return;
         }
     };
     tokio::spawn(async move {
         match tokio::time::timeout(HOOK_LIMIT, child.wait()).await {
-            Ok(Ok(st)) if st.success() => log::info(&format!("fallbackcommand {line:?} done")),
-            Ok(Ok(st)) => log::warn(&format!("fallbackcommand {line:?} failed: {st}")),
-            Ok(Err(e)) => log::warn(&format!("fallbackcommand {line:?}: {e}")),
+            Ok(Ok(st)) if st.success() => log::info(&format!("{what} {line:?} done")),
+            Ok(Ok(st)) => log::warn(&format!("{what} {line:?} failed: {st}")),
+            Ok(Err(e)) => log::warn(&format!("{what} {line:?}: {e}")),
             Err(_) => {
                 let _ = child.kill().await;
-                log::warn(&format!("fallbackcommand {line:?} killed after {} s", HOOK_LIMIT.as_secs()));
+                log::warn(&format!("{what} {line:?} killed after {} s", HOOK_LIMIT.as_secs()));
             }
         }
     });

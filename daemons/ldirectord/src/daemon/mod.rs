@@ -7,14 +7,21 @@
 //! - [`desired`]: config + states → the wanted IPVS service (pure);
 //! - [`ipvs_sync`]: ownership of virtuals and applying the wanted table;
 //! - [`status`]: the status file other tools read;
-//! - [`hooks`]: fallbackcommand, bounded and never blocking checks;
+//! - [`hooks`]: fallbackcommand and callback, bounded and never blocking checks;
+//! - [`mail`], [`alerts`]: emailalert (who gets a mail when, and sending it);
+//! - [`monitorfile`]: upstream's per-check log line;
+//! - [`metrics`]: the Prometheus text file;
 //! - [`runner`]: the loop (reports, ticks, signals, commands), start and stop;
 //! - [`reload`]: applying a new config as a difference.
 
+pub mod alerts;
 pub mod desired;
 pub mod hooks;
 pub mod ipvs_sync;
 pub mod log;
+pub mod mail;
+pub mod metrics;
+pub mod monitorfile;
 pub mod real_state;
 pub mod reload;
 pub mod runner;
@@ -61,10 +68,18 @@ pub struct Options {
     pub drain: Duration,
     /// How often every owned virtual is read back and repaired if changed behind our back.
     pub repair_every: Duration,
+    /// `--prometheus FILE`: the metrics file, rewritten every second.
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl Options {
     pub fn new(paths: Paths) -> Options {
-        Options { paths, signals: true, drain: Duration::from_secs(10), repair_every: Duration::from_secs(5) }
+        Options {
+            paths,
+            signals: true,
+            drain: Duration::from_secs(10),
+            repair_every: Duration::from_secs(5),
+            metrics_file: None,
+        }
     }
 }

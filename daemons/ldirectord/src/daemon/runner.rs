@@ -14,11 +14,12 @@ use rha_check::{CheckKey, CheckType, Engine, Report, SubscriptionId};
 use rha_ipvs::{Dest, Ipvs, ServiceSpec};
 use tokio::sync::{mpsc, oneshot};
 
+use super::alerts::{Alerts, Sender};
 use super::desired::{desired_service, fallback_active};
 use super::ipvs_sync::{Owned, delete_service, owned_by_other, sync_service};
 use super::real_state::{Health, RealState, maintenance_file};
 use super::status::{RealStatus, Status, VirtualStatus, now, unix};
-use super::{Options, hooks, log};
+use super::{Options, hooks, log, mail, metrics, monitorfile};
 use crate::model::{Config, Real, Virtual};
 
 /// Called once when the first check round is done (Ok) or start-up failed (Err).
@@ -83,6 +84,10 @@ pub struct Daemon {
     status_dirty: bool,
     last_repair: Instant,
     cfg_stamp: Option<(SystemTime, u64)>,
+    alerts: Alerts,
+    hostname: String,
+    /// Files (monitorfile, metrics) whose last write failed: said once, not every check.
+    failed_files: std::collections::HashSet<std::path::PathBuf>,
 }
 
 fn check_name(r: &Real) -> String {
@@ -129,6 +134,9 @@ impl Daemon {
             status_dirty: true,
             last_repair: Instant::now(),
             cfg_stamp,
+            alerts: Alerts::default(),
+            hostname: mail::hostname(),
+            failed_files: Default::default(),
         };
         log::info(&format!(
             "starting with {} ({} virtual services, {} real servers)",
@@ -328,10 +336,19 @@ impl Daemon {
                 }
             }
             let before_last = rs.state.has_result();
+            let was_ever_up = rs.state.ever_up();
             if let Some(c) = rs.state.record(outcome.up, &outcome.reason, outcome.latency, failure_count, now)
             {
                 log_change(&vname, &rs.real, &c);
                 vs.dirty = true;
+                let who = Sender {
+                    hostname: &self.hostname,
+                    phase: self.phase,
+                    from: self.config.globals.emailalertfrom.as_deref(),
+                };
+                if let Some(a) = self.alerts.on_change(&vs.v, &rs.real, &c, was_ever_up, &who, now) {
+                    mail::send(a.mail, a.smtp);
+                }
             } else if !outcome.up && rs.state.health() == Health::Up {
                 log::info(&format!(
                     "real {} of {vname} ({}): soft failure {}/{failure_count}: {}",
@@ -344,8 +361,54 @@ impl Daemon {
             if !before_last {
                 self.status_dirty = true;
             }
+            if let Some(path) = &vs.v.monitorfile {
+                let line = monitorfile::line(
+                    &monitorfile::local_time_now(),
+                    std::process::id(),
+                    &vs.v,
+                    &rs.real,
+                    outcome.up,
+                    &outcome.reason,
+                );
+                let r = monitorfile::append(path, &line);
+                note_write(&mut self.failed_files, path, "monitorfile", r);
+            }
         }
         self.status_dirty = true;
+    }
+
+    /// emailalertfreq reminders for reals still down.
+    fn send_reminders(&mut self, now: Instant) {
+        let list: Vec<_> = self
+            .virtuals
+            .iter()
+            .filter(|vs| !vs.v.emailalert.is_empty())
+            .map(|vs| (&vs.v, vs.reals.iter().map(|r| (&r.real, !r.state.is_up())).collect()))
+            .collect();
+        let who = Sender {
+            hostname: &self.hostname,
+            phase: self.phase,
+            from: self.config.globals.emailalertfrom.as_deref(),
+        };
+        for a in self.alerts.due(&list, &who, now) {
+            mail::send(a.mail, a.smtp);
+        }
+    }
+
+    /// The Prometheus file, with the kernel's counters of every managed virtual.
+    fn write_metrics(&mut self) {
+        let Some(path) = self.opts.metrics_file.clone() else { return };
+        let mut counters = metrics::Counters::new();
+        for vs in self.virtuals.iter().filter(|vs| vs.managed) {
+            if let Ok(dests) = self.ipvs.dests(&vs.v.key()) {
+                for d in dests {
+                    counters.insert((vs.name(), d.dest.key().to_string()), d);
+                }
+            }
+        }
+        let text = metrics::render(&self.status(), &counters);
+        let r = super::ipvs_sync::write_atomic(&path, text.as_bytes());
+        note_write(&mut self.failed_files, &path, "metrics file", r);
     }
 
     fn on_tick(&mut self) {
@@ -391,14 +454,15 @@ impl Daemon {
         if stamp != self.cfg_stamp {
             self.cfg_stamp = stamp;
             if let Some(cb) = &self.config.globals.callback {
-                let line = format!("{cb} {}", self.config.path.display());
-                let _ = tokio::process::Command::new("/bin/sh").arg("-c").arg(&line).spawn();
+                hooks::run_callback(cb, &self.config.path);
             }
             if self.config.globals.autoreload {
                 log::info(&format!("{} changed: reloading (autoreload)", self.config.path.display()));
                 self.reload_file();
             }
         }
+        self.send_reminders(now);
+        self.write_metrics();
         self.status_dirty = true;
     }
 
@@ -619,4 +683,25 @@ fn log_change(vname: &str, real: &Real, c: &super::real_state::Change) {
         c.to.name(),
         c.reason
     ));
+}
+
+/// Logs a failed write of `path` once (until a write works again); checking goes on.
+fn note_write(
+    failed: &mut std::collections::HashSet<std::path::PathBuf>,
+    path: &std::path::Path,
+    what: &str,
+    r: std::io::Result<()>,
+) {
+    match r {
+        Ok(()) => {
+            if failed.remove(path) {
+                log::info(&format!("{what} {}: writing works again", path.display()));
+            }
+        }
+        Err(e) => {
+            if failed.insert(path.to_path_buf()) {
+                log::error(&format!("{what} {}: cannot write: {e}", path.display()));
+            }
+        }
+    }
 }
