@@ -6,6 +6,12 @@
 //! (`(?{...})`), recursion (`(?R)`), `\G`, and Perl's match modifiers after a closing slash
 //! (write `(?i)` inside the pattern instead). An empty receive is "no receive": any reply passes
 //! (ldirectord's empty pattern would reuse Perl's last successful match, a bug we don't copy).
+//!
+//! `$` is Perl's: outside multi-line mode it matches at the end of the reply *or before a
+//! final newline* (so `receive=^OK$` matches a health page or file "OK\n", as in
+//! ldirectord). The regex crate's `$` is the very end only, so a bare `$` (not escaped, not
+//! in a character class) is compiled as `(?=\n?\z)` unless the pattern turns on multi-line
+//! mode, where both dialects' `$` already match before every newline.
 
 use std::fmt;
 
@@ -19,7 +25,7 @@ pub struct Receive {
 impl Receive {
     /// Compiles `pattern`; the error names the pattern and what is wrong with it.
     pub fn new(pattern: &str) -> Result<Receive, String> {
-        let regex = fancy_regex::RegexBuilder::new(pattern)
+        let regex = fancy_regex::RegexBuilder::new(&perl_dollars(pattern))
             // Bound the backtracking of lookaround/backreference patterns on hostile replies.
             .backtrack_limit(1_000_000)
             .build()
@@ -42,6 +48,69 @@ impl Receive {
     pub fn mismatch(&self, what: &str) -> crate::Down {
         crate::Down(format!("receive /{}/ not in {what}", self.source))
     }
+}
+
+/// Rewrites each bare `$` (outside escapes and character classes) as Perl's
+/// end-or-before-a-final-newline, unless the pattern uses an `m` flag (`(?m)`, `(?im:...)`):
+/// then it is left as written.
+fn perl_dollars(pattern: &str) -> String {
+    if has_multiline_flag(pattern) {
+        return pattern.to_string();
+    }
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` (after an optional `^`) first in a class is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap());
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().unwrap());
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '$' if !in_class => out.push_str("(?=\\n?\\z)"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Does an inline flag group (`(?m)`, `(?im)`, `(?m:`, `(?x-m)` is not) turn on multi-line mode?
+fn has_multiline_flag(pattern: &str) -> bool {
+    let b = pattern.as_bytes();
+    let mut i = 0;
+    while i + 2 < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'(' && b[i + 1] == b'?' {
+            let mut j = i + 2;
+            while j < b.len() && b[j].is_ascii_alphabetic() {
+                if b[j] == b'm' {
+                    return true;
+                }
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 impl fmt::Debug for Receive {
@@ -76,6 +145,27 @@ mod tests {
         assert!(Receive::new("(\\w)\\1").unwrap().is_match(b"hello"));
         assert!(Receive::new("\\d+ rows").unwrap().is_match(b"3 rows"));
         assert!(Receive::new("a#b").unwrap().is_match(b"xa#by"));
+    }
+
+    #[test]
+    fn dollar_is_perls_end_or_before_a_final_newline() {
+        let m = |p: &str, t: &str| Receive::new(p).unwrap().is_match(t.as_bytes());
+        assert!(m("^OK$", "OK\n"));
+        assert!(m("^OK$", "OK"));
+        assert!(m("ok$", "status: ok\n"));
+        assert!(!m("^OK$", "OK\n\n"), "only one final newline, as Perl");
+        assert!(!m("^OK$", "OK\nmore"));
+        assert!(m("OK$\n", "OK\n"), "zero-width, as Perl");
+        assert!(m("ok$|fail", "fail here"));
+        // Escaped and in a class: a literal dollar.
+        assert!(m("\\$5", "costs $5"));
+        assert!(m("[$]5", "costs $5"));
+        assert!(m("[]$]5", "costs $5"));
+        assert!(!m("[$]5", "costs 5"));
+        // Multi-line mode: both dialects match before every newline.
+        assert!(m("(?m)^one$", "one\ntwo\n"));
+        assert!(!m("^one$", "one\ntwo\n"));
+        assert_eq!(Receive::new("^OK$").unwrap().as_str(), "^OK$", "reasons show the pattern as written");
     }
 
     #[test]
