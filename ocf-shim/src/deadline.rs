@@ -88,9 +88,37 @@ impl Deadline {
     }
 }
 
+/// Runs a call that cannot be interrupted (a blocking getaddrinfo) on a thread of its own and
+/// waits for it at most `limit`: `None` when it did not answer in time (the thread is left to
+/// finish or to die with the process, which an agent's short life makes harmless).
+pub fn on_thread_within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("bounded".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .ok()?;
+    rx.recv_timeout(limit).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_thread_within_gives_up_on_a_hung_call() {
+        let t = Instant::now();
+        assert_eq!(
+            on_thread_within(Duration::from_millis(50), || std::thread::sleep(Duration::from_secs(10))),
+            None
+        );
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert_eq!(on_thread_within(Duration::from_secs(5), || 42), Some(42));
+    }
 
     #[test]
     fn keeps_a_margin() {

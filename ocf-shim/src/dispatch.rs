@@ -210,7 +210,11 @@ fn report_failure(ctx: &Context, e: OcfError) -> OcfCode {
     } else {
         e.code
     };
-    if code == OcfCode::NotRunning {
+    if matches!(code, OcfCode::Degraded | OcfCode::DegradedPromoted) {
+        // OCF 1.1's degraded is a working resource: a warning, with the reason for crm_mon.
+        log::warn(&e.reason);
+        log::exit_reason(&e.reason);
+    } else if code == OcfCode::NotRunning {
         // Not an error for monitor: say it at info level, and as the reason unless probing.
         log::info(&e.reason);
         if !ctx.is_probe() {

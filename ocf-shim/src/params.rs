@@ -20,11 +20,13 @@ pub struct Params {
     values: BTreeMap<String, OsString>,
 }
 
-/// Pacemaker's `crm_is_true`/`crm_str_to_boolean` forms (case-insensitive).
+/// Pacemaker's `crm_is_true`/`crm_str_to_boolean` forms (case-insensitive), plus `ja`, which
+/// the shell agents' `ocf_is_true` accepts (so switching the provider changes nothing), and
+/// its opposite `nein` (`ocf_is_true` reads every other word as false; we name the words).
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "yes" | "y" | "true" | "on" => Some(true),
-        "0" | "no" | "n" | "false" | "off" => Some(false),
+        "1" | "yes" | "y" | "true" | "on" | "ja" => Some(true),
+        "0" | "no" | "n" | "false" | "off" | "nein" => Some(false),
         _ => None,
     }
 }
@@ -92,6 +94,12 @@ impl Params {
             }),
             _ => Ok(p.default),
         }
+    }
+
+    /// The value or the default with surrounding blanks trimmed; `None` when that leaves
+    /// nothing (a value of spaces means "not set", as in the shell agents' `[ -z ]` tests).
+    pub fn trimmed(&self, name: &str) -> OcfResult<Option<&str>> {
+        Ok(self.str(name)?.map(str::trim).filter(|v| !v.is_empty()))
     }
 
     /// The value or the default; empty string when neither exists.
@@ -188,10 +196,11 @@ mod tests {
 
     #[test]
     fn booleans_in_every_pacemaker_form() {
-        for t in ["1", "yes", "Y", "true", "TRUE", "on", " on "] {
+        // Every form ocf-shellfuncs' ocf_is_true takes: yes|true|1|YES|TRUE|True|ja|on|ON.
+        for t in ["1", "yes", "YES", "Y", "true", "TRUE", "True", "ja", "on", "ON", " on "] {
             assert!(params(&[("flag", t)]).bool("flag").unwrap(), "{t}");
         }
-        for f in ["0", "no", "N", "false", "off"] {
+        for f in ["0", "no", "N", "false", "off", "nein"] {
             assert!(!params(&[("flag", f)]).bool("flag").unwrap(), "{f}");
         }
         let e = params(&[("flag", "maybe")]).bool("flag").unwrap_err();

@@ -1,7 +1,9 @@
 //! What the package ships, discovered from `cargo metadata --no-deps --format-version 1`.
 //!
-//! - Every `bin` target of a package whose manifest is under `<workspace>/agents/` is an
-//!   installed binary. Its name is the name it is installed as.
+//! - Every `bin` target of a package whose manifest is under `<workspace>/agents/`,
+//!   `<workspace>/daemons/` (rha-ldirectord) or `<workspace>/tools/` (administrators' tools
+//!   such as rha-migrate) is an installed binary.
+//!   Its name is the name it is installed as.
 //! - Names starting with `rha-` are daemons and tools (`/usr/sbin`); all others are OCF agents
 //!   (`/usr/lib/ocf/resource.d/rha`).
 //!
@@ -60,6 +62,8 @@ pub fn from_metadata(json: &str) -> Result<Workspace, String> {
     let root = s(&v, "workspace_root")?;
     let target_dir = s(&v, "target_directory")?;
     let agents_dir = Path::new(&root).join("agents");
+    let tools_dir = Path::new(&root).join("tools");
+    let daemons_dir = Path::new(&root).join("daemons");
     let members: Vec<&str> = v
         .get("workspace_members")
         .and_then(Value::as_array)
@@ -82,7 +86,7 @@ pub fn from_metadata(json: &str) -> Result<Workspace, String> {
         }
         let manifest = s(p, "manifest_path")?;
         let manifest = Path::new(&manifest);
-        if !manifest.starts_with(&agents_dir) {
+        if ![&agents_dir, &daemons_dir, &tools_dir].iter().any(|d| manifest.starts_with(d)) {
             continue;
         }
         let dir = manifest.parent().unwrap_or(manifest).to_string_lossy().into_owned();
@@ -139,6 +143,11 @@ mod tests {
                 &[("ldirectord", "bin"), ("rha-ldirectord", "bin")],
             ),
             pkg("rha-harness", "/w/tests/harness/Cargo.toml", &[("rha-lab", "bin")]),
+            pkg(
+                "rha-migrate",
+                "/w/tools/migrate/Cargo.toml",
+                &[("rha-migrate", "bin"), ("rha_migrate", "lib")],
+            ),
         ];
         let ids: Vec<String> = pkgs
             .iter()
@@ -163,6 +172,7 @@ mod tests {
                 (Kind::Agent, "rha-ipaddr2", "IPaddr2", "/w/agents/IPaddr2"),
                 (Kind::Agent, "rha-ldirectord", "ldirectord", "/w/agents/ldirectord"),
                 (Kind::Sbin, "rha-ldirectord", "rha-ldirectord", "/w/agents/ldirectord"),
+                (Kind::Sbin, "rha-migrate", "rha-migrate", "/w/tools/migrate"),
             ]
         );
     }

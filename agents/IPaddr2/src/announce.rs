@@ -164,7 +164,7 @@ fn announce(cfg: &Config, ctx: &Context, link: &Link, count: u32, level: ocf_shi
     }
     let pidfile = pidfile(ctx);
     // One background sender per instance.
-    if let Err(e) = stop_background(&pidfile) {
+    if let Err(e) = stop_background(&pidfile, &ctx.deadline) {
         ocf_shim::warn!("{e}");
     }
     let job = move || {
@@ -263,7 +263,10 @@ fn is_our_process(pid: i32) -> bool {
 }
 
 /// End this instance's background sender, if one runs, and remove its pid file.
-pub fn stop_background(pidfile: &Path) -> OcfResult<()> {
+/// Ends the background announcer, spending at most half of what is left of `deadline` (a
+/// quarter waiting after SIGTERM, a quarter after SIGKILL, at most 1 s and 2 s): stop must keep
+/// room for removing the address within Pacemaker's timeout.
+pub fn stop_background(pidfile: &Path, deadline: &Deadline) -> OcfResult<()> {
     let pid = read_pidfile(pidfile)
         .map_err(|e| OcfError::generic(format!("reading {}: {e}", pidfile.display())))?;
     if let Some(pid) = pid
@@ -272,10 +275,11 @@ pub fn stop_background(pidfile: &Path) -> OcfResult<()> {
         && is_our_process(pid)
     {
         ocf_shim::info!("ending background announcements (process {pid})");
+        let quarter = deadline.remaining() / 4;
         let _ = signal(pid, Signal::SIGTERM);
-        if !wait_gone(pid, &Deadline::after(Duration::from_secs(1))) {
+        if !wait_gone(pid, &deadline.cap(quarter.min(Duration::from_secs(1)))) {
             let _ = signal(pid, Signal::SIGKILL);
-            if !wait_gone(pid, &Deadline::after(Duration::from_secs(2))) {
+            if !wait_gone(pid, &deadline.cap(quarter.min(Duration::from_secs(2)))) {
                 return Err(OcfError::generic(format!("background announcement process {pid} does not die")));
             }
         }

@@ -28,138 +28,24 @@ use md5::{Digest, Md5};
 use ocf_shim::lock::NodeLock;
 use ocf_shim::params::quote;
 use ocf_shim::state::{StateDir, remove_if_exists};
-use ocf_shim::{CloneInfo, Context, OcfError, OcfResult, Params, Status};
+use ocf_shim::{Context, OcfError, OcfResult, Status};
 use rha_net::Netlink;
-use rha_net::address::Family;
 use rha_net::link::{self, format_mac};
 use rha_net::multicast;
 use rha_net::nftables::{self, NfFamily, Rule};
 
+use crate::address_state::{self, State};
+use crate::cluster_rules::{self, Expected};
 use crate::findif::Placement;
-use crate::monitor::{self, State};
-use crate::params::{Config, INFO};
-use crate::{net_err, start, stop};
+#[cfg(test)]
+use crate::params::parse_seed;
+use crate::params::{ClusterIpSpec, Config, INFO, parse_mac};
+use crate::{address_ops, net_err};
 
 const CHAIN: &str = "prerouting";
 const DROP_COMMENT: &str = "cip-drop";
 const ARP_CHAIN: &str = "output";
 const ARP_COMMENT: &str = "cip-arp";
-
-/// The cluster-IP part of the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClusterIpSpec {
-    /// `clone-max`: the number of buckets.
-    pub total: u32,
-    /// This instance's bucket, 1-based (`clone` + 1).
-    pub bucket: u32,
-    /// `mac`, if given (else derived at start).
-    pub mac: Option<[u8; 6]>,
-    /// `clusterip_hash_seed`, if given (else derived at start).
-    pub seed: Option<u32>,
-    /// `clusterip_mac_mangle`: the node's ARP for the address carries the cluster MAC.
-    pub mac_mangle: bool,
-}
-
-impl ClusterIpSpec {
-    /// The cluster-IP parameters of a clone with more than one instance.
-    pub fn from_params(
-        p: &Params,
-        clone: &CloneInfo,
-        family: Family,
-        warnings: &mut Vec<String>,
-    ) -> OcfResult<ClusterIpSpec> {
-        let configured = |m: String| OcfError::configured(m);
-        if !clone.globally_unique {
-            return Err(configured(format!(
-                "cluster-IP clone mode needs meta globally-unique=true: each of the clone-max={} \
-                 instances is one hash bucket",
-                clone.clone_max
-            )));
-        }
-        if clone.instance >= clone.clone_max {
-            return Err(configured(format!(
-                "clone instance {} is not below clone-max={}",
-                clone.instance, clone.clone_max
-            )));
-        }
-        match p.str("clusterip_firewall")?.map(str::trim).filter(|s| !s.is_empty()) {
-            None | Some("auto" | "nft") => {}
-            Some("iptables") => warnings.push(
-                "clusterip_firewall=iptables: ocf:rha:IPaddr2 programs cluster IP with nftables \
-                 (the same kernel packet path); clusterip_table and clusterip_chain are not used"
-                    .into(),
-            ),
-            Some(other) => {
-                return Err(configured(format!(
-                    "parameter clusterip_firewall: {} is not auto, nft or iptables",
-                    quote(OsStr::new(other))
-                )));
-            }
-        }
-        let mac_mangle = p.bool("clusterip_mac_mangle")?;
-        if mac_mangle && family == Family::V6 {
-            return Err(configured(
-                "clusterip_mac_mangle rewrites ARP, IPv4 only: give the routers a static neighbour \
-                 entry for an IPv6 cluster IP"
-                    .into(),
-            ));
-        }
-        if let Some(h) =
-            p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
-        {
-            warnings.push(format!(
-                "clusterip_hash={h}: cluster IP hashes the source address only (as ocf:heartbeat:IPaddr2 \
-                 with nftables does), so one client always reaches the same node"
-            ));
-        }
-        let mac = match p.str("mac")?.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(m) => {
-                let mac = parse_mac(m).ok_or_else(|| {
-                    configured(format!("parameter mac: {} is not a MAC address", quote(OsStr::new(m))))
-                })?;
-                if mac[0] & 1 == 0 || mac == [0xff; 6] {
-                    return Err(configured(format!(
-                        "parameter mac: {m} is not a multicast MAC address (the first octet must be odd)"
-                    )));
-                }
-                Some(mac)
-            }
-        };
-        let seed = match p.str("clusterip_hash_seed")?.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(parse_seed(s).ok_or_else(|| {
-                configured(format!(
-                    "parameter clusterip_hash_seed: {} is not a 32-bit number (decimal or 0x hex)",
-                    quote(OsStr::new(s))
-                ))
-            })?),
-        };
-        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed, mac_mangle })
-    }
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = s.split(':').collect();
-    if parts.len() != 6 {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (m, p) in mac.iter_mut().zip(parts) {
-        if p.is_empty() || p.len() > 2 {
-            return None;
-        }
-        *m = u8::from_str_radix(p, 16).ok()?;
-    }
-    Some(mac)
-}
-
-fn parse_seed(s: &str) -> Option<u32> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
 
 /// md5 of what ocf:heartbeat:IPaddr2 hashes: `echo $ip $NETMASK $BRDCAST` (an empty broadcast
 /// disappears with its separator), so a mixed or migrated cluster derives the same values.
@@ -217,13 +103,49 @@ fn buckets(rules: &[Rule]) -> Vec<u32> {
     b
 }
 
+/// Every bucket rule of the table that says something else than this instance would write,
+/// with how it differs.
+fn stale_buckets(rules: &[Rule], expected: impl Fn(u32) -> Expected) -> Vec<(u32, String)> {
+    rules
+        .iter()
+        .filter_map(|r| Some((r, r.comment.as_deref()?.strip_prefix("cip-node-")?.parse::<u32>().ok()?)))
+        .filter_map(|(r, b)| {
+            let d = cluster_rules::differences(r, &expected(b));
+            (!d.is_empty()).then(|| (b, d.join(", ")))
+        })
+        .collect()
+}
+
 fn has_comment(rules: &[Rule], comment: &str) -> bool {
     rules.iter().any(|r| r.chain == CHAIN && r.comment.as_deref() == Some(comment))
 }
 
 /// The address's table in `family` as the kernel holds it, `None` without one.
 fn read_table(family: NfFamily, ip: IpAddr) -> OcfResult<Option<Vec<Rule>>> {
-    nftables::table_rules(family, &table_name(ip)).map_err(net_err)
+    match nftables::table_rules(family, &table_name(ip)) {
+        // No nf_tables in this kernel (a container, module loading blocked): there can be no
+        // table, so nothing runs here (probe 7) and there is nothing to stop (0). Start checks
+        // for it first (5).
+        Err(e) if nf_tables_missing(&e) => Ok(None),
+        r => r.map_err(net_err),
+    }
+}
+
+/// The answers of a kernel without nfnetlink (no protocol) or without nf_tables (the
+/// subsystem rejects the message).
+fn nf_tables_missing(e: &rha_net::Error) -> bool {
+    e.is_errno(&[libc::EPROTONOSUPPORT, libc::EAFNOSUPPORT, libc::EINVAL, libc::EOPNOTSUPP])
+}
+
+/// Start's check: nf_tables must be there (5 on a node whose kernel lacks it).
+fn require_nf_tables(ip: IpAddr) -> OcfResult<()> {
+    match nftables::table_rules(l3(ip), &table_name(ip)) {
+        Err(e) if nf_tables_missing(&e) => Err(OcfError::installed(format!(
+            "cluster-IP clone mode needs nf_tables, which this node's kernel does not offer ({e})"
+        ))),
+        Err(e) => Err(net_err(e)),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Whether the ARP rewriting rule is there.
@@ -232,28 +154,83 @@ fn arp_mangled(ip: IpAddr) -> OcfResult<bool> {
         .is_some_and(|r| r.iter().any(|r| r.comment.as_deref() == Some(ARP_COMMENT))))
 }
 
-/// What this instance programmed, for stop and monitor: the interface and the cluster MAC.
+/// What this instance programmed, for stop and monitor: the interface and the cluster MAC,
+/// and which address and bucket (so that a plain stop of the address can tell which buckets
+/// really run on this node without reading nftables).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Record {
     nic: String,
     mac: [u8; 6],
+    /// `None` in a record written before the address was recorded.
+    ip: Option<IpAddr>,
+    bucket: Option<u32>,
 }
 
+/// Suffix of the per-instance record files in the agent's state directory.
+const RECORD_SUFFIX: &str = ".cip";
+
 fn record_file(ctx: &Context) -> PathBuf {
-    StateDir::for_agent(INFO.name).instance_file(ctx, ".cip")
+    StateDir::for_agent(INFO.name).instance_file(ctx, RECORD_SUFFIX)
+}
+
+fn parse_record(text: &str) -> Option<Record> {
+    let mut f = text.split_whitespace();
+    let nic = f.next()?.to_string();
+    let mac = parse_mac(f.next()?)?;
+    let ip = f.next().and_then(|s| s.parse().ok());
+    let bucket = f.next().and_then(|s| s.parse().ok());
+    Some(Record { nic, mac, ip, bucket })
 }
 
 fn read_record(ctx: &Context) -> Option<Record> {
-    let text = std::fs::read_to_string(record_file(ctx)).ok()?;
-    let mut f = text.split_whitespace();
-    Some(Record { nic: f.next()?.to_string(), mac: parse_mac(f.next()?)? })
+    parse_record(&std::fs::read_to_string(record_file(ctx)).ok()?)
+}
+
+/// Which buckets of `ip` instances on this node have recorded (started, or started and killed
+/// before their stop): `Known(empty)` when none, `Unknown` when an old record does not say
+/// which address it is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordedBuckets {
+    Known(Vec<u32>),
+    Unknown,
+}
+
+pub fn recorded_buckets(ip: IpAddr) -> RecordedBuckets {
+    let dir = StateDir::for_agent(INFO.name);
+    let Ok(entries) = std::fs::read_dir(dir.path()) else { return RecordedBuckets::Known(Vec::new()) };
+    let mut buckets = Vec::new();
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().ends_with(RECORD_SUFFIX) {
+            continue;
+        }
+        let Some(r) = std::fs::read_to_string(e.path()).ok().as_deref().and_then(parse_record) else {
+            continue;
+        };
+        match (r.ip, r.bucket) {
+            (Some(rip), Some(b)) if rip == ip => buckets.push(b),
+            (Some(_), Some(_)) => {}
+            _ => return RecordedBuckets::Unknown,
+        }
+    }
+    buckets.sort_unstable();
+    buckets.dedup();
+    RecordedBuckets::Known(buckets)
 }
 
 fn write_record(ctx: &Context, r: &Record) -> OcfResult<()> {
     let file = record_file(ctx);
     StateDir::for_agent(INFO.name)
-        .write(&file, format!("{} {}\n", r.nic, format_mac(&r.mac)).as_bytes())
+        .write(&file, format_record(r).as_bytes())
         .map_err(|e| OcfError::generic(format!("cannot record the cluster IP in {}: {e}", file.display())))
+}
+
+fn format_record(r: &Record) -> String {
+    let mut line = format!("{} {}", r.nic, format_mac(&r.mac));
+    if let (Some(ip), Some(b)) = (r.ip, r.bucket) {
+        line.push_str(&format!(" {ip} {b}"));
+    }
+    line.push('\n');
+    line
 }
 
 fn forget_record(ctx: &Context) -> OcfResult<()> {
@@ -268,8 +245,13 @@ pub fn buckets_here(ip: IpAddr) -> OcfResult<Vec<u32>> {
 
 /// The node-wide lock of one address's cluster IP (also taken by a plain stop of the address).
 pub fn lock(cfg: &Config, ctx: &Context) -> OcfResult<NodeLock> {
+    lock_within(cfg, &ctx.deadline)
+}
+
+/// [`lock`], waiting no longer than `deadline`.
+pub fn lock_within(cfg: &Config, deadline: &ocf_shim::Deadline) -> OcfResult<NodeLock> {
     let path = StateDir::for_agent(INFO.name).file(&format!("{}.cip.lock", table_name(cfg.ip)));
-    NodeLock::acquire(&path, &ctx.deadline)
+    NodeLock::acquire(&path, deadline)
 }
 
 /// The `nft` program (package nftables): 5 when this node lacks it.
@@ -296,8 +278,9 @@ fn nft_apply(script: &str, ctx: &Context) -> OcfResult<()> {
     }
 }
 
-/// What one instance's rules need: the address, where it arrives, and the hash.
-struct Hash<'a> {
+/// Writes one instance's nft rules: the address, where it arrives, and the hash that picks
+/// the buckets.
+struct RuleWriter<'a> {
     ip: IpAddr,
     nic: &'a str,
     total: u32,
@@ -305,7 +288,7 @@ struct Hash<'a> {
     mac: [u8; 6],
 }
 
-impl Hash<'_> {
+impl RuleWriter<'_> {
     fn bucket_rule(&self, bucket: u32) -> String {
         let f = l3(self.ip).keyword();
         format!(
@@ -374,9 +357,10 @@ pub fn start(
 ) -> OcfResult<()> {
     nft_binary()?;
     check_nic_name(&place.link.name)?;
+    require_nf_tables(cfg.ip)?;
     let _lock = lock(cfg, ctx)?;
     let mac = spec.mac.unwrap_or_else(|| derived_mac(cfg.ip, place.prefix_len, place.broadcast));
-    let hash = Hash {
+    let writer = RuleWriter {
         ip: cfg.ip,
         nic: &place.link.name,
         total: spec.total,
@@ -384,40 +368,58 @@ pub fn start(
         mac,
     };
 
-    let st = monitor::state(nl, cfg, ctx)?;
-    if let Some(e) = monitor::problem(cfg, &st) {
+    let st = address_state::state(nl, cfg, ctx)?;
+    if let Some(e) = address_state::problem(cfg, &st) {
         return Err(e);
     }
     // Recorded before anything changes: a stop after a killed start finds all of it.
-    write_record(ctx, &Record { nic: place.link.name.clone(), mac })?;
+    write_record(
+        ctx,
+        &Record { nic: place.link.name.clone(), mac, ip: Some(cfg.ip), bucket: Some(spec.bucket) },
+    )?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
+    let expected = |bucket| Expected { ip: cfg.ip, total: spec.total, seed: writer.seed, bucket };
+    // Rules this instance would not write (another clone-max, seed or address): the whole
+    // table is rewritten, keeping its buckets.
+    let stale = table.as_deref().is_some_and(|rules| {
+        let stale = stale_buckets(rules, expected);
+        for (b, why) in &stale {
+            ocf_shim::warn!(
+                "bucket {b}'s rule in the cluster-IP table {} {why}: rewriting it",
+                table_name(cfg.ip)
+            );
+        }
+        !stale.is_empty()
+    });
     let mut script = match &table {
         Some(rules)
-            if has_comment(rules, DROP_COMMENT) && has_comment(rules, &bucket_comment(spec.bucket)) =>
+            if !stale
+                && has_comment(rules, DROP_COMMENT)
+                && has_comment(rules, &bucket_comment(spec.bucket)) =>
         {
             String::new()
         }
-        Some(rules) if has_comment(rules, DROP_COMMENT) => {
+        Some(rules) if !stale && has_comment(rules, DROP_COMMENT) => {
             format!(
                 "insert rule {} {} {CHAIN} {}\n",
                 l3(cfg.ip).keyword(),
                 table_name(cfg.ip),
-                hash.bucket_rule(spec.bucket)
+                writer.bucket_rule(spec.bucket)
             )
         }
-        // No table, or one without its drop rule (damaged): write it whole, keeping the
-        // buckets other instances hold here.
+        // No table, one without its drop rule (damaged), or rules written for another
+        // clone-max or seed: write it whole, keeping the buckets other instances hold here.
         other => {
             let mut b = other.as_deref().map(buckets).unwrap_or_default();
             b.retain(|&k| k <= spec.total);
             b.push(spec.bucket);
             b.sort_unstable();
             b.dedup();
-            hash.table_script(&b)
+            writer.table_script(&b)
         }
     };
     if spec.mac_mangle && !arp_mangled(cfg.ip)? {
-        script.push_str(&hash.arp_script());
+        script.push_str(&writer.arp_script());
     }
     if !script.is_empty() {
         ocf_shim::info!(
@@ -437,14 +439,14 @@ pub fn start(
         ))
     })?;
     if matches!(st, State::Absent) {
-        start::add_addrlabel(nl, cfg);
-        start::add_address(nl, cfg, place)?;
+        address_ops::add_addrlabel(nl, cfg);
+        address_ops::add_address(nl, cfg, place)?;
     }
     if !place.link.is_admin_up() {
         ocf_shim::info!("bringing {} up", place.link.name);
         link::set_up(nl, place.link.index).map_err(net_err)?;
     }
-    let st = monitor::state(nl, cfg, ctx)?;
+    let st = address_state::state(nl, cfg, ctx)?;
     match monitor(cfg, spec, ctx, st)? {
         Status::Running => {
             ocf_shim::info!(
@@ -471,7 +473,9 @@ pub fn start(
 /// Stop: remove this instance's bucket; the last bucket on the node takes the table, the
 /// multicast group and the address with it.
 pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> {
-    let _lock = lock(cfg, ctx)?;
+    // Half of what is left at most for the lock: the nft transaction, leaving the multicast
+    // group and removing the address must still fit in stop's timeout.
+    let _lock = lock_within(cfg, &ctx.deadline.cap(ctx.deadline.remaining() / 2))?;
     let table = read_table(l3(cfg.ip), cfg.ip)?;
     let mine = bucket_comment(spec.bucket);
     let others: Vec<u32> =
@@ -521,7 +525,7 @@ pub fn stop(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context) -> OcfResult<()> 
             ))
         })?;
     }
-    stop::take_down(cfg, ctx)?;
+    address_ops::take_down(cfg, ctx)?;
     forget_record(ctx)
 }
 
@@ -553,6 +557,24 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
             "the drop rule of the cluster-IP table {f} {t} is missing: this node would accept every bucket"
         )));
     }
+    let seed_for = |addr: &rha_net::address::Address| {
+        spec.seed.unwrap_or_else(|| derived_seed(cfg.ip, addr.prefix_len, addr.broadcast))
+    };
+    if let State::Running { addr, .. } | State::LinkDown { addr, .. } = &st {
+        let want = Expected { ip: cfg.ip, total: spec.total, seed: seed_for(addr), bucket: spec.bucket };
+        let mine =
+            rules.iter().filter(|r| r.comment.as_deref() == Some(bucket_comment(spec.bucket).as_str()));
+        for r in mine {
+            let d = cluster_rules::differences(r, &want);
+            if !d.is_empty() {
+                return Err(OcfError::generic(format!(
+                    "bucket {}'s rule in the cluster-IP table {f} {t} {} (start rewrites it)",
+                    spec.bucket,
+                    d.join(", ")
+                )));
+            }
+        }
+    }
     let link = match st {
         State::Absent => {
             return Err(OcfError::generic(format!(
@@ -569,7 +591,7 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
             )));
         }
         State::Running { link, .. } | State::LinkDown { link, .. } => link,
-        st => return Err(monitor::problem(cfg, &st).expect("a problem state")),
+        st => return Err(address_state::problem(cfg, &st).expect("a problem state")),
     };
     if spec.mac_mangle && !arp_mangled(cfg.ip)? {
         return Err(OcfError::generic(format!(
@@ -591,6 +613,20 @@ pub fn monitor(cfg: &Config, spec: &ClusterIpSpec, ctx: &Context, st: State) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_name_their_address_and_bucket_and_old_ones_still_read() {
+        let r = Record {
+            nic: "eth0".into(),
+            mac: [3, 0, 0, 0, 0, 10],
+            ip: Some("198.51.100.10".parse().unwrap()),
+            bucket: Some(2),
+        };
+        assert_eq!(parse_record(&format_record(&r)), Some(r));
+        let old = parse_record("eth0 03:00:00:00:00:0a\n").unwrap();
+        assert_eq!((old.ip, old.bucket), (None, None));
+        assert_eq!(old.nic, "eth0");
+    }
 
     #[test]
     fn derivations_match_upstreams_shell() {
@@ -638,7 +674,7 @@ mod tests {
 
     #[test]
     fn scripts() {
-        let h = Hash {
+        let h = RuleWriter {
             ip: "198.51.100.10".parse().unwrap(),
             nic: "eth0",
             total: 3,
@@ -656,10 +692,10 @@ mod tests {
         ));
         assert!(s.find("cip-node-1").unwrap() < s.find("cip-drop").unwrap(), "buckets before the drop");
         let rules = vec![
-            Rule { chain: CHAIN.into(), handle: 2, comment: Some("cip-node-3".into()) },
-            Rule { chain: CHAIN.into(), handle: 3, comment: Some("cip-node-1".into()) },
-            Rule { chain: CHAIN.into(), handle: 4, comment: Some(DROP_COMMENT.into()) },
-            Rule { chain: CHAIN.into(), handle: 5, comment: Some("other".into()) },
+            Rule { chain: CHAIN.into(), handle: 2, comment: Some("cip-node-3".into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 3, comment: Some("cip-node-1".into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 4, comment: Some(DROP_COMMENT.into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 5, comment: Some("other".into()), exprs: vec![] },
         ];
         assert_eq!(buckets(&rules), vec![1, 3]);
         assert!(check_nic_name("eth0").is_ok());

@@ -5,15 +5,20 @@
 //! - [`params`]: the meta-data (every parameter, with upstream's names and defaults) and the
 //!   validated [`params::Config`]. Syntax errors are `OCF_ERR_CONFIGURED` there.
 //! - [`findif`]: which interface, prefix and broadcast the address gets (routing table).
-//! - [`monitor`]: what is configured now ([`monitor::State`]), and the monitor action.
-//! - [`start`] / [`stop`]: the lifecycle, step by step.
+//! - [`address_state`]: what is configured now ([`address_state::State`]); [`address_ops`]:
+//!   adding and removing the address. Below every operation.
+//! - [`start`] / [`stop`] / [`monitor`]: the lifecycle of a plain address, step by step;
+//!   [`cluster_ip`]: the same for a cluster-IP clone's bucket. The `Agent` impl below chooses.
 //! - [`announce`]: gratuitous ARP / unsolicited NA, in the foreground or a background process.
 //! - [`lvs`]: `lvs_support`, the loopback copy of the address on an LVS-DR director.
 //!
 //! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
 
+pub mod address_ops;
+pub mod address_state;
 pub mod announce;
 pub mod cluster_ip;
+pub mod cluster_rules;
 pub mod findif;
 pub mod lvs;
 pub mod monitor;
@@ -63,15 +68,27 @@ impl Agent for IpAddr2 {
     }
 
     fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
-        start::start(cfg, ctx)
+        let (mut nl, place) = start::prepare(cfg, ctx)?;
+        match &cfg.cluster_ip {
+            Some(spec) => cluster_ip::start(cfg, spec, ctx, &mut nl, &place),
+            None => start::start(cfg, ctx, &mut nl, &place),
+        }
     }
 
     fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
-        stop::stop(cfg, ctx)
+        stop::prepare(ctx)?;
+        match &cfg.cluster_ip {
+            Some(spec) => cluster_ip::stop(cfg, spec, ctx),
+            None => stop::stop(cfg, ctx),
+        }
     }
 
     fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
-        monitor::monitor(cfg, ctx)
+        let st = monitor::observe(cfg, ctx)?;
+        match &cfg.cluster_ip {
+            Some(spec) => cluster_ip::monitor(cfg, spec, ctx, st),
+            None => monitor::monitor(cfg, ctx, st),
+        }
     }
 
     /// validate-all checks this node too, as upstream does: the interface exists, and the
@@ -89,7 +106,7 @@ impl Agent for IpAddr2 {
 
     /// Like monitor, and prints `running` or `stopped` as upstream does.
     fn status(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
-        let r = monitor::monitor(cfg, ctx);
+        let r = <Self as Agent>::monitor(cfg, ctx);
         println!("{}", if matches!(r, Ok(Status::Running)) { "running" } else { "stopped" });
         r
     }

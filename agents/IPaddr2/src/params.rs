@@ -9,12 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use ocf_shim::params::quote;
-use ocf_shim::{ActionSpec, AgentInfo, Context, OcfError, OcfResult, Parameter, Params};
+use ocf_shim::{ActionSpec, AgentInfo, CloneInfo, Context, OcfError, OcfResult, Parameter, Params};
 use rha_net::address::{Family, Lifetime};
 use rha_net::arp::GarpForm;
 use rha_net::link::IFNAME_MAX;
-
-use crate::cluster_ip::ClusterIpSpec;
 
 static PARAMETERS: &[Parameter] = &[
     Parameter::string("ip")
@@ -63,9 +61,10 @@ static PARAMETERS: &[Parameter] = &[
             "IPv6 only: give the address an RFC 6724 address label while it is up, so the kernel \
              does not pick it as the source of outgoing connections (needed for LVS-DR health \
              checks of real servers that have the same address on their loopback). Ignored for \
-             IPv4.",
+             IPv4. Off by default, as in Debian 12's ocf:heartbeat:IPaddr2 (resource-agents \
+             4.12), so that switching the provider changes nothing.",
         )
-        .default("true"),
+        .default("false"),
     Parameter::integer("lvs_ipv6_addrlabel_value")
         .short("IPv6 address label value")
         .long("The label used with lvs_ipv6_addrlabel: a value not otherwise used in 'ip addrlabel list'.")
@@ -344,15 +343,6 @@ pub fn parse_netmask(raw: &str, family: Family) -> OcfResult<(u8, bool)> {
     Ok((prefix, converted))
 }
 
-/// Check an interface name (or label part): what the kernel accepts in `IFNAMSIZ`.
-fn valid_ifname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= IFNAME_MAX
-        && name != "."
-        && name != ".."
-        && name.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
-}
-
 fn valid_label(label: &str) -> bool {
     !label.is_empty() && label.chars().all(|c| c.is_ascii_graphic() && c != '/')
 }
@@ -396,15 +386,15 @@ impl Config {
         };
 
         // nic, with the deprecated nic:label form.
-        let mut label = p.str("iflabel")?.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        let nic = match p.str("nic")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let mut label = p.trimmed("iflabel")?.map(str::to_string);
+        let nic = match p.trimmed("nic")? {
             None => None,
             Some(n) => {
                 let (base, lbl) = match n.split_once(':') {
                     Some((b, l)) => (b, Some(l)),
                     None => (n, None),
                 };
-                if !valid_ifname(base) {
+                if !rha_net::link::valid_name(base) {
                     return Err(configured(format!(
                         "parameter nic: {} is not a valid interface name",
                         quote(OsStr::new(n))
@@ -434,7 +424,7 @@ impl Config {
             }
         }
 
-        let mask_raw = p.str("cidr_netmask")?.or(p.str("netmask")?).map(str::trim).filter(|s| !s.is_empty());
+        let mask_raw = p.trimmed("cidr_netmask")?.or(p.trimmed("netmask")?);
         let netmask = match mask_raw {
             None => None,
             Some(m) => {
@@ -450,7 +440,7 @@ impl Config {
             return Err(configured(format!("parameter nic is required for the link-local address {ip}")));
         }
 
-        let broadcast = match p.str("broadcast")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let broadcast = match p.trimmed("broadcast")? {
             None => Broadcast::Auto,
             Some(_) if family == Family::V6 => {
                 warnings.push("broadcast ignored: IPv6 has no broadcast".to_string());
@@ -484,11 +474,11 @@ impl Config {
         let arp_interval = p.int_in::<u32>("arp_interval", 1, u32::MAX)?.unwrap_or(200);
         let arp_count = p.int_in::<u32>("arp_count", 1, u32::MAX)?.unwrap_or(5);
         let arp_count_refresh = p.int::<u32>("arp_count_refresh")?.unwrap_or(0);
-        let arp_bg = match p.str("arp_bg")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let arp_bg = match p.trimmed("arp_bg")? {
             None => family == Family::V4,
             Some(_) => p.bool("arp_bg")?,
         };
-        match p.str("arp_sender")?.map(str::trim).filter(|s| !s.is_empty()) {
+        match p.trimmed("arp_sender")? {
             None | Some("send_arp" | "iputils_arping" | "libnet_arping" | "ipoibarping") => {}
             Some(other) => {
                 return Err(configured(format!(
@@ -522,7 +512,7 @@ impl Config {
             }
         };
 
-        let network_namespace = match p.str("network_namespace")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let network_namespace = match p.trimmed("network_namespace")? {
             None => None,
             Some(ns) if rha_net::netns::valid_name(ns) => Some(ns.to_string()),
             Some(ns) => {
@@ -533,7 +523,7 @@ impl Config {
             }
         };
 
-        let proto = match p.str("proto")?.map(str::trim).filter(|s| !s.is_empty()) {
+        let proto = match p.trimmed("proto")? {
             None => None,
             Some(name) => Some(rha_net::route::protocol_by_name(name).ok_or_else(|| {
                 configured(format!("parameter proto: {} is not a route protocol", quote(OsStr::new(name))))
@@ -588,6 +578,124 @@ fn ip_is_link_local(ip: &IpAddr) -> bool {
     }
 }
 
+/// The cluster-IP part of the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterIpSpec {
+    /// `clone-max`: the number of buckets.
+    pub total: u32,
+    /// This instance's bucket, 1-based (`clone` + 1).
+    pub bucket: u32,
+    /// `mac`, if given (else derived at start).
+    pub mac: Option<[u8; 6]>,
+    /// `clusterip_hash_seed`, if given (else derived at start).
+    pub seed: Option<u32>,
+    /// `clusterip_mac_mangle`: the node's ARP for the address carries the cluster MAC.
+    pub mac_mangle: bool,
+}
+
+impl ClusterIpSpec {
+    /// The cluster-IP parameters of a clone with more than one instance.
+    pub fn from_params(
+        p: &Params,
+        clone: &CloneInfo,
+        family: Family,
+        warnings: &mut Vec<String>,
+    ) -> OcfResult<ClusterIpSpec> {
+        let configured = |m: String| OcfError::configured(m);
+        if !clone.globally_unique {
+            return Err(configured(format!(
+                "cluster-IP clone mode needs meta globally-unique=true: each of the clone-max={} \
+                 instances is one hash bucket",
+                clone.clone_max
+            )));
+        }
+        if clone.instance >= clone.clone_max {
+            return Err(configured(format!(
+                "clone instance {} is not below clone-max={}",
+                clone.instance, clone.clone_max
+            )));
+        }
+        match p.trimmed("clusterip_firewall")? {
+            None | Some("auto" | "nft") => {}
+            Some("iptables") => warnings.push(
+                "clusterip_firewall=iptables: ocf:rha:IPaddr2 programs cluster IP with nftables \
+                 (the same kernel packet path); clusterip_table and clusterip_chain are not used"
+                    .into(),
+            ),
+            Some(other) => {
+                return Err(configured(format!(
+                    "parameter clusterip_firewall: {} is not auto, nft or iptables",
+                    quote(OsStr::new(other))
+                )));
+            }
+        }
+        let mac_mangle = p.bool("clusterip_mac_mangle")?;
+        if mac_mangle && family == Family::V6 {
+            return Err(configured(
+                "clusterip_mac_mangle rewrites ARP, IPv4 only: give the routers a static neighbour \
+                 entry for an IPv6 cluster IP"
+                    .into(),
+            ));
+        }
+        if let Some(h) =
+            p.str("clusterip_hash")?.map(str::trim).filter(|h| p.is_set("clusterip_hash") && *h != "sourceip")
+        {
+            warnings.push(format!(
+                "clusterip_hash={h}: cluster IP hashes the source address only (as ocf:heartbeat:IPaddr2 \
+                 with nftables does), so one client always reaches the same node"
+            ));
+        }
+        let mac = match p.trimmed("mac")? {
+            None => None,
+            Some(m) => {
+                let mac = parse_mac(m).ok_or_else(|| {
+                    configured(format!("parameter mac: {} is not a MAC address", quote(OsStr::new(m))))
+                })?;
+                if mac[0] & 1 == 0 || mac == [0xff; 6] {
+                    return Err(configured(format!(
+                        "parameter mac: {m} is not a multicast MAC address (the first octet must be odd)"
+                    )));
+                }
+                Some(mac)
+            }
+        };
+        let seed = match p.trimmed("clusterip_hash_seed")? {
+            None => None,
+            Some(s) => Some(parse_seed(s).ok_or_else(|| {
+                configured(format!(
+                    "parameter clusterip_hash_seed: {} is not a 32-bit number (decimal or 0x hex)",
+                    quote(OsStr::new(s))
+                ))
+            })?),
+        };
+        Ok(ClusterIpSpec { total: clone.clone_max, bucket: clone.instance + 1, mac, seed, mac_mangle })
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (m, p) in mac.iter_mut().zip(parts) {
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *m = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// A 32-bit number, decimal or 0x hex (`clusterip_hash_seed`).
+pub fn parse_seed(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,10 +740,16 @@ mod tests {
         let c6 = cfg(&[("ip", "2001:db8:0:0::10")]).unwrap();
         assert_eq!(c6.ip.to_string(), "2001:db8::10", "canonical form");
         assert!(!c6.arp_bg, "IPv6 announces in the foreground by default");
-        assert_eq!(c6.addrlabel, Some(99));
-        assert_eq!(cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "false")]).unwrap().addrlabel, None);
+        // Debian 12's agent (4.12) defaults lvs_ipv6_addrlabel to false.
+        assert_eq!(c6.addrlabel, None);
         assert_eq!(
-            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel_value", "7")]).unwrap().addrlabel,
+            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "true")]).unwrap().addrlabel,
+            Some(99)
+        );
+        assert_eq!(
+            cfg(&[("ip", "2001:db8::10"), ("lvs_ipv6_addrlabel", "true"), ("lvs_ipv6_addrlabel_value", "7")])
+                .unwrap()
+                .addrlabel,
             Some(7)
         );
     }

@@ -7,15 +7,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ocf_shim::{Context, OcfError, OcfResult};
-use rha_net::address::{self, Family, NewAddress};
+use rha_net::address::{self, Family};
 use rha_net::arp::ArpSocket;
 use rha_net::link::{self, Link, format_mac};
 use rha_net::{Netlink, addrlabel};
 
+use crate::address_state::{self, State};
 use crate::findif::{self, Placement};
-use crate::monitor::{self, State};
 use crate::params::Config;
-use crate::{announce, cluster_ip, lvs, net_err};
+use crate::{address_ops, announce, lvs, net_err};
 
 /// How often DAD progress is polled.
 const DAD_POLL: Duration = Duration::from_millis(20);
@@ -24,8 +24,8 @@ const ARP_PROBES: u32 = 2;
 const ARP_PROBE_INTERVAL: Duration = Duration::from_millis(300);
 const ARP_PROBE_WAIT: Duration = Duration::from_millis(700);
 
-/// The start action.
-pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
+/// What every start does first, plain or cluster IP: warnings, the interface (and its state).
+pub fn prepare(cfg: &Config, ctx: &Context) -> OcfResult<(Netlink, Placement)> {
     ctx.require_root()?;
     for w in &cfg.warnings {
         ocf_shim::warn!("{w}");
@@ -47,11 +47,13 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         )));
     }
 
-    if let Some(spec) = &cfg.cluster_ip {
-        return cluster_ip::start(cfg, spec, ctx, &mut nl, &place);
-    }
+    Ok((nl, place))
+}
 
-    match monitor::state(&mut nl, cfg, ctx)? {
+/// The start action of a plain address, after [`prepare`] (cluster-IP buckets:
+/// [`crate::cluster_ip::start`]; lib.rs chooses).
+pub fn start(cfg: &Config, ctx: &Context, nl: &mut Netlink, place: &Placement) -> OcfResult<()> {
+    match address_state::state(nl, cfg, ctx)? {
         State::Running { .. } => {
             ocf_shim::info!("{} is already up", cfg.ip);
             return Ok(());
@@ -63,10 +65,10 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
                 cfg.ip,
                 link.name
             );
-            remove(&mut nl, link.index, cfg.ip, addr.prefix_len)?;
+            address_ops::remove(nl, link.index, cfg.ip, addr.prefix_len)?;
         }
         st @ State::WrongLabel { .. } => {
-            return Err(monitor::problem(cfg, &st).expect("a problem state"));
+            return Err(address_state::problem(cfg, &st).expect("a problem state"));
         }
         State::Absent | State::LinkDown { .. } => {}
     }
@@ -75,22 +77,22 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     // when no route leads to it any more.
     findif::record(ctx, cfg, &place.link)?;
     if cfg.lvs_support {
-        lvs::take_from_loopback(&mut nl, cfg, ctx)?;
+        lvs::take_from_loopback(nl, cfg, ctx)?;
     }
     if cfg.run_arping {
         detect_duplicate_ipv4(cfg, ctx, &place.link)?;
     }
-    add_addrlabel(&mut nl, cfg);
-    add_address(&mut nl, cfg, &place)?;
+    address_ops::add_addrlabel(nl, cfg);
+    address_ops::add_address(nl, cfg, place)?;
     if !place.link.is_admin_up() {
         ocf_shim::info!("bringing {} up", place.link.name);
-        link::set_up(&mut nl, place.link.index).map_err(net_err)?;
+        link::set_up(nl, place.link.index).map_err(net_err)?;
     }
     if cfg.family == Family::V6 && !cfg.nodad {
-        wait_for_dad(&mut nl, cfg, ctx, &place)?;
+        wait_for_dad(nl, cfg, ctx, place)?;
     }
 
-    let link = match monitor::state(&mut nl, cfg, ctx)? {
+    let link = match address_state::state(nl, cfg, ctx)? {
         State::Running { link, .. } => link,
         State::LinkDown { link, .. } if !cfg.check_link_status => link,
         State::LinkDown { link, .. } => {
@@ -102,67 +104,12 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
             )));
         }
         st => {
-            return Err(monitor::problem(cfg, &st)
+            return Err(address_state::problem(cfg, &st)
                 .unwrap_or_else(|| OcfError::generic(format!("{} is not up after adding it", cfg.ip))));
         }
     };
     announce::on_start(cfg, ctx, &link);
     Ok(())
-}
-
-/// The IPv6 address label (`lvs_ipv6_addrlabel`), if any; a failure is only logged.
-pub(crate) fn add_addrlabel(nl: &mut Netlink, cfg: &Config) {
-    if let (Some(label), IpAddr::V6(v6)) = (cfg.addrlabel, cfg.ip) {
-        match addrlabel::add(nl, v6, 128, label) {
-            Err(e) if !e.is_errno(&[libc::EEXIST]) => ocf_shim::warn!("{e}"),
-            _ => {}
-        }
-    }
-}
-
-/// Adds the address where findif placed it (an address someone added meanwhile is fine).
-pub(crate) fn add_address(nl: &mut Netlink, cfg: &Config, place: &Placement) -> OcfResult<()> {
-    let mut new = NewAddress::new(place.link.index, cfg.ip, place.prefix_len);
-    new.label = place.label.clone();
-    new.broadcast = place.broadcast;
-    // Cluster IP: every node holds the address, so duplicate address detection would fail
-    // on all but the first.
-    new.nodad = cfg.nodad || cfg.cluster_ip.is_some();
-    new.noprefixroute = cfg.noprefixroute;
-    if cfg.family == Family::V6 {
-        new.preferred = cfg.preferred_lft;
-    }
-    let mut what = format!("adding {}/{} to {}", cfg.ip, place.prefix_len, place.link.name);
-    if let Some(b) = place.broadcast {
-        what.push_str(&format!(" brd {b}"));
-    }
-    if let Some(l) = &place.label {
-        what.push_str(&format!(" label {l}"));
-    }
-    for (on, flag) in [(new.nodad && cfg.family == Family::V6, "nodad"), (new.noprefixroute, "noprefixroute")]
-    {
-        if on {
-            what.push(' ');
-            what.push_str(flag);
-        }
-    }
-    if cfg.family == Family::V6 {
-        what.push_str(&format!(" preferred_lft {}", cfg.preferred_lft));
-    }
-    ocf_shim::info!("{what}");
-    match address::add(nl, &new) {
-        Ok(()) => Ok(()),
-        // Someone added it meanwhile: the check after adding decides.
-        Err(e) if e.is_errno(&[libc::EEXIST]) => Ok(()),
-        Err(e) => Err(OcfError::generic(format!("failed to add {}: {e}", cfg.ip))),
-    }
-}
-
-fn remove(nl: &mut Netlink, index: u32, ip: IpAddr, prefix_len: u8) -> OcfResult<()> {
-    match address::delete(nl, index, ip, prefix_len) {
-        Err(e) if !address::is_absent(&e) => Err(net_err(e)),
-        _ => Ok(()),
-    }
 }
 
 /// `run_arping`: ARP-probe the address before taking it (RFC 5227).

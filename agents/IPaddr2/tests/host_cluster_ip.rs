@@ -111,6 +111,17 @@ fn run(node: &Node, instance: u32, action: &str, extra: &[(&str, &str)], env: &[
     run_in(&node.ns, node.state.path(), common::ours(), action, &params, &all_env)
 }
 
+/// The plain (not cloned) address VIP on `node`, as resource `instance`.
+fn run_plain(node: &Node, instance: &str, action: &str, env: &[(&str, &str)]) -> Outcome {
+    let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), OsString::from(v)))
+        .collect();
+    let mut all = vec![("OCF_RESOURCE_INSTANCE", instance)];
+    all.extend_from_slice(env);
+    run_in(&node.ns, node.state.path(), common::ours(), action, &params, &all)
+}
+
 fn expect(o: &Outcome, code: i32, what: &str) {
     assert_eq!(o.code, code, "{what}: {o}");
 }
@@ -273,6 +284,36 @@ fn damage_behind_the_agents_back_is_reported_and_start_repairs_it() {
     assert_clean(n1, "after stop");
 }
 
+/// Pacemaker does not restart running instances when clone-max changes: buckets written for
+/// `mod 2` would stay beside new ones hashing `mod 3` (some clients accepted twice, some never)
+/// with every rule's comment in place. Monitor reads the rules' expressions and says so; start
+/// rewrites the table for the new clone-max, keeping its buckets.
+#[test]
+fn a_changed_clone_max_is_reported_and_start_rewrites_every_bucket() {
+    let c = cluster("cipm");
+    let n1 = &c.nodes[0];
+    let three = &[("OCF_RESKEY_CRM_meta_clone_max", "3"), ("OCF_RESKEY_CRM_meta_clone_node_max", "3")];
+    expect(&run(n1, 0, "start", &[], &[]), 0, "start bucket 1 of 2");
+    expect(&run(n1, 1, "start", &[], &[]), 0, "start bucket 2 of 2");
+    let table = |ns: &Netns| ns.sh_ok(&format!("nft list table ip {TABLE}")).unwrap().stdout;
+    assert_eq!(table(&n1.ns).matches("mod 2").count(), 2, "{}", table(&n1.ns));
+    let m = run(n1, 0, "monitor", &[], &[RECURRING, three].concat());
+    expect(&m, 1, "monitor of bucket 1 once clone-max is 3");
+    assert!(m.why().contains("into 2 buckets, this clone has 3"), "{m}");
+    expect(&run(n1, 0, "start", &[], three), 0, "start bucket 1 of 3");
+    let t = table(&n1.ns);
+    assert_eq!(
+        (t.matches("mod 3").count(), t.matches("mod 2").count()),
+        (2, 0),
+        "both buckets rewritten: {t}"
+    );
+    expect(&run(n1, 0, "monitor", &[], &[RECURRING, three].concat()), 0, "bucket 1 of 3");
+    expect(&run(n1, 1, "monitor", &[], &[RECURRING, three].concat()), 0, "bucket 2 of 3");
+    expect(&run(n1, 0, "stop", &[], three), 0, "stop bucket 1");
+    expect(&run(n1, 1, "stop", &[], three), 0, "stop bucket 2");
+    assert_clean(n1, "after stop");
+}
+
 #[test]
 fn two_instances_starting_and_stopping_at_once_share_one_table() {
     let c = cluster("cipr");
@@ -402,13 +443,7 @@ fn ocf_tester_passes_for_a_cluster_ip_bucket() {
 fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
     let c = cluster("cipw");
     let n1 = &c.nodes[0];
-    let plain = |action: &str| {
-        let params: Vec<(String, OsString)> = [("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        run_in(&n1.ns, n1.state.path(), common::ours(), action, &params, &[("OCF_RESOURCE_INSTANCE", "cip")])
-    };
+    let plain = |action: &str| run_plain(n1, "cip", action, &[]);
     // The address ran as a primitive; the clone's bucket starts before the orphan stops.
     expect(&plain("start"), 0, "the primitive");
     expect(&run(n1, 0, "start", &[], &[]), 0, "bucket 1 over the primitive's address");
@@ -418,6 +453,67 @@ fn a_primitive_wrapped_into_the_clone_leaves_the_address_to_its_buckets() {
     expect(&run(n1, 0, "monitor", &[], RECURRING), 0, "bucket 1 keeps its address");
     expect(&run(n1, 0, "stop", &[], &[]), 0, "stop bucket 1");
     assert_clean(n1, "after both");
+}
+
+#[test]
+fn a_stale_cluster_ip_table_keeps_no_plain_address() {
+    // A table with a bucket rule that no instance on this node runs (left by a crash or by
+    // hand): a plain stop must still remove the address, or the VIP is duplicated once it
+    // starts elsewhere (issue #10 item 7).
+    let c = cluster("cips");
+    let n1 = &c.nodes[0];
+    let plain = |action: &str| run_plain(n1, "vip", action, &[]);
+    expect(&plain("start"), 0, "the primitive");
+    n1.ns
+        .sh_ok(&format!(
+            "nft add table ip {TABLE} && \
+             nft add chain ip {TABLE} prerouting '{{ type filter hook prerouting priority -150; policy accept; }}' && \
+             nft add rule ip {TABLE} prerouting ip daddr {VIP} counter accept comment cip-node-1"
+        ))
+        .unwrap();
+    let s = plain("stop");
+    expect(&s, 0, "plain stop beside a stale table");
+    assert!(!s.stderr.contains("stays configured"), "{s}");
+    let addrs = n1.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!addrs.contains(&format!(" {VIP}/")), "the VIP was left behind: {addrs}");
+    n1.ns.run(&["nft", "delete", "table", "ip", TABLE]).unwrap();
+}
+
+#[test]
+fn a_plain_stop_waits_for_a_held_cluster_ip_lock_only_within_its_timeout() {
+    // Another process holds the address's cluster-IP lock (a bucket's start that hangs): the
+    // plain stop waits for it at most half of its timeout and still removes the address in
+    // time (issue #10 item 8).
+    let c = cluster("cipl");
+    let n1 = &c.nodes[0];
+    let plain = |action: &str, env: &[(&str, &str)]| run_plain(n1, "vip", action, env);
+    expect(&plain("start", &[]), 0, "the primitive");
+    let dir = n1.state.path().join("rha/IPaddr2");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join(format!("{TABLE}.cip.lock"));
+    let mut holder =
+        std::process::Command::new("flock").arg("-x").arg(&lock).args(["sleep", "30"]).spawn().unwrap();
+    // Until the holder has it.
+    let t = std::time::Instant::now();
+    while std::process::Command::new("flock")
+        .args(["-n", "-x"])
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "flock did not take the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let s = plain("stop", &[("OCF_RESKEY_CRM_meta_timeout", "4000")]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let _ = std::fs::remove_file(&lock);
+    expect(&s, 0, "plain stop with the lock held elsewhere");
+    assert!(s.elapsed < std::time::Duration::from_millis(3600), "stop overran its timeout: {s}");
+    let addrs = n1.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).unwrap().stdout;
+    assert!(!addrs.contains(&format!(" {VIP}/")), "the VIP was left behind: {addrs}");
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn ipv6_flags_lifetimes_and_address_label() {
         ("nodad", "true"),
         ("noprefixroute", "true"),
         ("preferred_lft", "0"),
+        ("lvs_ipv6_addrlabel", "true"),
         ("lvs_ipv6_addrlabel_value", "77"),
     ];
     let line = start_ok(&n, &p);
@@ -53,6 +54,11 @@ fn ipv6_flags_lifetimes_and_address_label() {
     assert_eq!(n.run(ours(), "monitor", &p, RECURRING).code, 0);
     stop_ok(&n, &p);
     assert!(!n.addrlabels().contains("2001:db8::20"), "{}", n.addrlabels());
+    // The default is Debian 12's (false): no label unless asked for.
+    let plain = [("ip", "2001:db8:0::20"), ("cidr_netmask", "64"), ("nodad", "true")];
+    start_ok(&n, &plain);
+    assert!(!n.addrlabels().contains("2001:db8::20"), "{}", n.addrlabels());
+    stop_ok(&n, &plain);
 }
 
 #[test]
@@ -260,4 +266,25 @@ fn anonymous_multi_instance_clones_are_refused_with_a_reason() {
     assert!(n.addr_line("198.51.100.30").is_some(), "{}", n.addrs());
     assert_eq!(n.run(ours(), "stop", &pu, &unique).code, 0);
     assert_eq!(n.addr_line("198.51.100.30"), None);
+}
+
+#[test]
+fn a_lifecycle_with_path_unset_and_nothing_but_ocf_variables() {
+    // As pacemaker-execd or pcs may run it (issue #10): every tool the agent needs it finds by
+    // absolute path, never through the caller's PATH.
+    let n = node("pnopath");
+    let no_path = [("PATH", "")];
+    for p in [
+        vec![("ip", "198.51.100.30"), ("cidr_netmask", "24")],
+        vec![("ip", "2001:db8::30"), ("cidr_netmask", "64"), ("nodad", "true")],
+    ] {
+        let o = n.run(ours(), "start", &p, &no_path);
+        assert_eq!(o.code, 0, "start {p:?}: {o}");
+        let ip = canonical(p[0].1);
+        assert!(n.addr_line(&ip).is_some(), "{ip} not configured:\n{}", n.addrs());
+        assert_eq!(n.run(ours(), "monitor", &p, &[("PATH", ""), RECURRING[0]]).code, 0, "monitor {p:?}");
+        let o = n.run(ours(), "stop", &p, &no_path);
+        assert_eq!(o.code, 0, "stop {p:?}: {o}");
+        assert_eq!(n.addr_line(&ip), None, "{ip} left:\n{}", n.addrs());
+    }
 }

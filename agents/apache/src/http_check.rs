@@ -216,7 +216,7 @@ struct RawResponse {
 
 fn get_once(url: &Url, opts: &Options, deadline: Instant) -> Result<RawResponse, HttpError> {
     let started = Instant::now();
-    let addr = resolve(url, opts)?;
+    let addr = resolve(url, opts, deadline)?;
     let tcp = connect(addr, deadline, started)?;
     let _ = tcp.set_nodelay(true);
     let mut conn = if url.https {
@@ -257,7 +257,9 @@ fn replace_header(req: &str, name: &str, value: &str) -> String {
         .collect()
 }
 
-fn resolve(url: &Url, opts: &Options) -> Result<SocketAddr, HttpError> {
+/// The address to connect to. A host name is looked up on a thread of its own, waited for
+/// only until `deadline`: a hung resolver must not make the monitor overrun its timeout.
+fn resolve(url: &Url, opts: &Options, deadline: Instant) -> Result<SocketAddr, HttpError> {
     if url.host.eq_ignore_ascii_case("localhost") {
         let ip: IpAddr = if opts.ipv6 { Ipv6Addr::LOCALHOST.into() } else { Ipv4Addr::LOCALHOST.into() };
         return Ok(SocketAddr::new(ip, url.port));
@@ -265,10 +267,13 @@ fn resolve(url: &Url, opts: &Options) -> Result<SocketAddr, HttpError> {
     if let Ok(ip) = url.host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, url.port));
     }
-    let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| HttpError::Resolve(format!("{}: {e}", url.host)))?
-        .collect();
+    let (host, port) = (url.host.clone(), url.port);
+    let limit = deadline.saturating_duration_since(Instant::now());
+    let addrs: Vec<SocketAddr> = ocf_shim::deadline::on_thread_within(limit, move || {
+        (host.as_str(), port).to_socket_addrs().map(Vec::from_iter)
+    })
+    .ok_or_else(|| HttpError::Resolve(format!("{}: no answer within the operation's timeout", url.host)))?
+    .map_err(|e| HttpError::Resolve(format!("{}: {e}", url.host)))?;
     addrs
         .iter()
         .find(|a| a.is_ipv6() == opts.ipv6)

@@ -104,6 +104,9 @@ static ACTIONS: &[ActionSpec] = &[
     ActionSpec::new("stop", "60s"),
     ActionSpec::new("status", "30s"),
     ActionSpec::new("monitor", "20s").interval("10s").depth(0),
+    // Advertised so `crm ra info` and `pcs resource describe` show it (issue #10 item 9);
+    // pcs then also creates this monitor for new resources, as it does for ipvs-service's.
+    ActionSpec::new("monitor", "30s").interval("60s").depth(10),
     ActionSpec::new("meta-data", "5s"),
     ActionSpec::new("validate-all", "5s"),
 ];
@@ -311,6 +314,11 @@ pub fn compile(name: &str, pattern: &str) -> Result<Regex, OcfError> {
 mod tests {
     use super::*;
     use ocf_shim::context::Action;
+
+    #[test]
+    fn level_10_monitor_is_advertised() {
+        assert_eq!(INFO.monitor_depths(), vec![0, 10]);
+    }
     use std::time::Instant;
 
     fn config(pairs: &[(&str, &str)]) -> Config {

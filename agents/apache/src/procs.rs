@@ -50,11 +50,6 @@ pub fn all() -> Vec<ProcStat> {
         .collect()
 }
 
-/// Whether the process's initial environment contains exactly `entry` (`NAME=value`).
-pub fn environ_has(pid: i32, entry: &[u8]) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry))
-}
-
 /// The executable, without the " (deleted)" suffix an upgraded binary gets.
 pub fn exe(pid: i32) -> Option<PathBuf> {
     let p = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
@@ -65,17 +60,47 @@ pub fn exe(pid: i32) -> Option<PathBuf> {
     })
 }
 
-/// Whether `pid` lives in this agent's network and mount namespaces. Cluster nodes in
-/// containers (or the test lab's namespaces) share one pid namespace and often the same
-/// configuration path: a process of another node is never ours.
+/// Whether `pid` lives in this agent's network namespace. Cluster nodes in containers (or the
+/// test lab's namespaces) share one pid namespace and often the same configuration path: a
+/// process of another node is never ours, and every node has its own network namespace.
+///
+/// Not the mount namespace: every `ip netns exec` and many callers other than
+/// pacemaker-execd (an administrator's `crm_resource --force-*`) run in a mount namespace of
+/// their own, and httpd started by one call must be found by the next (issue #10 item 3).
 pub fn in_our_namespaces(pid: i32) -> bool {
-    static OWN: std::sync::OnceLock<[Option<PathBuf>; 2]> = std::sync::OnceLock::new();
-    let own =
-        OWN.get_or_init(|| ["net", "mnt"].map(|k| std::fs::read_link(format!("/proc/self/ns/{k}")).ok()));
-    ["net", "mnt"].iter().zip(own).all(|(k, mine)| match mine {
+    static OWN: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let own = OWN.get_or_init(|| std::fs::read_link("/proc/self/ns/net").ok());
+    match own {
         None => true,
-        Some(mine) => std::fs::read_link(format!("/proc/{pid}/ns/{k}")).ok().as_ref() == Some(mine),
-    })
+        Some(mine) => std::fs::read_link(format!("/proc/{pid}/ns/net")).ok().as_ref() == Some(mine),
+    }
+}
+
+/// Which instance marker a process carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    /// This instance's.
+    Ours,
+    /// Another instance's: the process is never ours, whatever else points at it.
+    Other,
+    /// None (a process the agent did not start, or one that cleared its environment).
+    None,
+}
+
+/// The marker in a process's initial environment. `tag` is `NAME=value`.
+pub fn marker(pid: i32, tag: &[u8]) -> Marker {
+    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return Marker::None };
+    marker_in(&env, tag)
+}
+
+fn marker_in(environ: &[u8], tag: &[u8]) -> Marker {
+    let name_len = tag.iter().position(|&b| b == b'=').map_or(tag.len(), |i| i + 1);
+    let prefix = &tag[..name_len];
+    match environ.split(|&b| b == 0).find(|e| e.starts_with(prefix)) {
+        Some(e) if e == tag => Marker::Ours,
+        Some(_) => Marker::Other,
+        None => Marker::None,
+    }
 }
 
 /// Whether `pid` runs an httpd: the configured binary, or one named like httpd/apache.
@@ -108,10 +133,13 @@ pub fn read_pid_file(path: Option<&Path>, httpd: Option<&Path>, tag: &[u8]) -> P
     let Some(path) = path else { return PidFile::Missing };
     match ocf_shim::process::read_pidfile(path) {
         Ok(Some(pid)) => {
-            if pid_alive(pid)
-                && in_our_namespaces(pid)
-                && (environ_has(pid, tag) || looks_like_httpd(pid, httpd))
-            {
+            let ours = match marker(pid, tag) {
+                Marker::Ours => true,
+                // A reused pid now running another instance's httpd (issue #10 item 4).
+                Marker::Other => false,
+                Marker::None => looks_like_httpd(pid, httpd),
+            };
+            if pid_alive(pid) && in_our_namespaces(pid) && ours {
                 PidFile::Running(pid)
             } else {
                 PidFile::Stale(pid)
@@ -156,11 +184,16 @@ pub enum Stale {
 pub fn members(main: Option<i32>, stale: Stale, httpd: Option<&Path>, tag: &[u8]) -> Members {
     let procs = all();
     let me = std::process::id() as i32;
-    let live: Vec<&ProcStat> = procs
+    // A process with another instance's marker is never a member: not through a stale pid
+    // file's session, not through the process tree.
+    let live: Vec<(&ProcStat, Marker)> = procs
         .iter()
         .filter(|p| p.state != 'Z' && p.state != 'X' && p.pid != me && in_our_namespaces(p.pid))
+        .map(|p| (p, marker(p.pid, tag)))
+        .filter(|(_, m)| *m != Marker::Other)
         .collect();
-    let tagged: Vec<bool> = live.iter().map(|p| environ_has(p.pid, tag)).collect();
+    let tagged: Vec<bool> = live.iter().map(|(_, m)| *m == Marker::Ours).collect();
+    let live: Vec<&ProcStat> = live.into_iter().map(|(p, _)| p).collect();
     let tagged_leader = live.iter().zip(&tagged).find(|(p, t)| **t && p.sid == p.pid).map(|(p, _)| p.pid);
     let main = main.or(tagged_leader);
     let main_leads = main.is_some_and(|m| live.iter().any(|p| p.pid == m && p.sid == m));
@@ -215,6 +248,16 @@ mod tests {
         // In a container whose session leader lives outside our pid namespace (CI runs so),
         // the kernel reports session 0 and parent 0: only the own pid is certain.
         assert!(me.sid >= 0 && me.ppid >= 0);
+    }
+
+    #[test]
+    fn markers_tell_ours_from_another_instances() {
+        let tag = b"RHA_APACHE_ID=/etc/a.conf";
+        assert_eq!(marker_in(b"A=1\0RHA_APACHE_ID=/etc/a.conf\0", tag), Marker::Ours);
+        assert_eq!(marker_in(b"RHA_APACHE_ID=/etc/b.conf\0", tag), Marker::Other);
+        assert_eq!(marker_in(b"RHA_APACHE_ID=/etc/a.conf.bak", tag), Marker::Other);
+        assert_eq!(marker_in(b"PATH=/bin\0", tag), Marker::None);
+        assert_eq!(marker_in(b"", tag), Marker::None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
 
 pub mod monitor;
+pub mod names;
 pub mod ownership;
 pub mod params;
 pub mod reals;

@@ -3,8 +3,11 @@
 //! - IPVS absent from the kernel, or the service not in the table: not running (7). A probe
 //!   on a node without IPVS is therefore 7, never 5 or 6.
 //! - The service there but different (scheduler, persistence, flags, a real server missing or
-//!   extra, a changed weight, forwarding method or threshold), or a configured sync daemon not
-//!   running as configured: failure (1), the reason naming every difference.
+//!   extra, a changed forwarding method), or a configured sync daemon not running as
+//!   configured: failure (1), the reason naming every difference.
+//! - Only weights or thresholds differ (changed outside the agent: an administrator draining a
+//!   real, ldirectord or keepalived managing weights): running (0) with a warning naming them;
+//!   failure (1) only with `strict_weights=true`.
 //! - Level 10 also: `ip_forward` on when NAT real servers are used, and the VIP local (not
 //!   for clones: the standby director of a cloned service does not hold the VIP).
 //!
@@ -12,7 +15,7 @@
 //! absent IPVS is not loaded and netlink is not even asked (that would load the module).
 
 use ocf_shim::{Context, OcfError, OcfResult, Status};
-use rha_ipvs::{Ipvs, ServiceSpec, describe_differences};
+use rha_ipvs::{Ipvs, ServiceSpec, classify_differences};
 
 use crate::params::Config;
 use crate::{ipvs_error, sync_daemon, validate};
@@ -30,8 +33,14 @@ pub fn summarize(diffs: &[String]) -> String {
 }
 
 /// What the kernel holds against what is configured: `Ok(Running)`, or the error monitor
-/// returns. Used by start to verify its work too.
-pub fn compare(ipvs: &mut Ipvs, want: &ServiceSpec) -> OcfResult<Status> {
+/// returns. Used by start to verify its work too (start programs weights as configured, so it
+/// passes `strict_weights = true`).
+///
+/// Weights and thresholds changed outside the agent (an administrator draining a real, or a
+/// health checker such as ldirectord managing weights) are not a failure unless
+/// `strict_weights`: Pacemaker would restart the service, restore the weight the checker had
+/// taken away, and at migration-threshold move the whole group. They are a warning naming them.
+pub fn compare(ipvs: &mut Ipvs, want: &ServiceSpec, strict_weights: bool) -> OcfResult<Status> {
     let key = want.service.key;
     let current = ipvs.service_spec(&key).map_err(ipvs_error)?;
     let Some(current) = current else {
@@ -39,12 +48,20 @@ pub fn compare(ipvs: &mut Ipvs, want: &ServiceSpec) -> OcfResult<Status> {
             "virtual service {key} is not in the kernel's IPVS table"
         )));
     };
-    let diffs = describe_differences(Some(&current), want);
-    if !diffs.is_empty() {
+    let diffs = classify_differences(Some(&current), want);
+    if !diffs.structural.is_empty() || (strict_weights && !diffs.weights.is_empty()) {
+        let mut all = diffs.structural;
+        all.extend(diffs.weights);
         return Err(OcfError::generic(format!(
             "virtual service {key} differs from its configuration: {}",
-            summarize(&diffs)
+            summarize(&all)
         )));
+    }
+    if !diffs.weights.is_empty() {
+        ocf_shim::warn!(
+            "virtual service {key}: weights changed outside the agent, left as they are (strict_weights=false): {}",
+            summarize(&diffs.weights)
+        );
     }
     Ok(Status::Running)
 }
@@ -68,7 +85,7 @@ pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
         }
         Err(e) => return Err(ipvs_error(e)),
     };
-    compare(&mut ipvs, want)?;
+    compare(&mut ipvs, want, cfg.strict_weights)?;
     let wanted = sync_daemon::wanted(cfg.sync.as_ref());
     if let Err(why) = sync_daemon::check(&mut ipvs, &wanted)? {
         return Err(OcfError::generic(why));

@@ -8,21 +8,20 @@
 //! service -t 198.51.100.10:80      the virtual service start programs (ipvsadm's words)
 //! wants master eth1 5              a sync daemon the configuration asks for
 //! owns master eth1 5               a sync daemon this instance started (stop stops it)
+//! name web1.cluster 203.0.113.2    a host name start resolved (monitor and stop reuse it)
 //! ```
 //!
 //! Sync daemons are per node (per network namespace), not per service, so several instances
 //! may want the same one: the instance that started it owns it, and when it stops while
 //! another instance still wants that daemon, ownership passes to that instance instead of the
 //! daemon being stopped. Start and stop of every instance run under one lock file
-//! (`.lock`, `flock`), which the kernel releases when a killed agent dies.
+//! (`.lock`, ocf-shim's `NodeLock`), which the kernel releases when a killed agent dies.
 //!
 //! The directory is a tmpfs: empty after a reboot, like the kernel's IPVS table.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use ocf_shim::lock::NodeLock;
 use ocf_shim::state::{StateDir, remove_if_exists, write_atomic};
 use ocf_shim::{Context, OcfError, OcfResult};
 use rha_ipvs::save_format;
@@ -57,6 +56,8 @@ pub struct Record {
     pub wants: Vec<DaemonSpec>,
     /// Sync daemons it started and must stop.
     pub owns: Vec<DaemonSpec>,
+    /// Host names start resolved, and to what ([`crate::names`]).
+    pub names: std::collections::BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 /// The service identity in ipvsadm's words: `-t 198.51.100.10:80`, `-f 5 -6`.
@@ -117,6 +118,9 @@ impl Record {
                 s.push_str(&format!("{word} {} {} {}\n", state_name(d.state), d.interface, d.syncid));
             }
         }
+        for (name, addr) in &self.names {
+            s.push_str(&format!("name {name} {addr}\n"));
+        }
         s
     }
 
@@ -134,6 +138,12 @@ impl Record {
                 continue;
             }
             let w: Vec<&str> = line.split_whitespace().collect();
+            if let ["name", host, addr] = w.as_slice() {
+                if let Ok(a) = addr.parse() {
+                    r.names.insert(host.to_string(), a);
+                }
+                continue;
+            }
             if let [word @ ("wants" | "owns"), state, ifn, id] = w.as_slice() {
                 let (Some(state), Ok(syncid)) = (parse_state(state), id.parse::<u32>()) else {
                     continue;
@@ -226,33 +236,10 @@ pub fn write_other(p: &Path, r: &Record) -> OcfResult<()> {
         .map_err(|e| OcfError::generic(format!("writing {}: {e}", p.display())))
 }
 
-/// The node-wide lock of start and stop; released on drop (or when the process dies).
-pub struct Lock {
-    _file: File,
-}
-
-/// Takes the lock, waiting at most until the operation's deadline.
-pub fn lock(ctx: &Context) -> OcfResult<Lock> {
-    let d = dir();
-    d.create().map_err(|e| OcfError::generic(format!("creating {}: {e}", d.path().display())))?;
-    let p = d.file(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(|e| OcfError::generic(format!("opening {}: {e}", p.display())))?;
-    let fd = file.as_raw_fd();
-    // SAFETY: flock on a file descriptor we own.
-    let try_lock = || unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if ctx.deadline.wait_for(Duration::from_millis(10), try_lock) {
-        Ok(Lock { _file: file })
-    } else {
-        Err(OcfError::generic(format!(
-            "another ipvs-service action held {} until this action's timeout",
-            p.display()
-        )))
-    }
+/// Takes the node-wide lock of start and stop (ocf-shim's [`NodeLock`]: released when the
+/// holder dies, its file removed when done), waiting at most until the operation's deadline.
+pub fn lock(ctx: &Context) -> OcfResult<NodeLock> {
+    NodeLock::acquire(&dir().file(".lock"), &ctx.deadline)
 }
 
 #[cfg(test)]
@@ -283,8 +270,10 @@ mod tests {
                 DaemonSpec { state: DaemonState::Backup, interface: "eth1".into(), syncid: 5 },
             ],
             owns: vec![DaemonSpec { state: DaemonState::Backup, interface: "eth1".into(), syncid: 5 }],
+            names: [("compute-0-0.local".to_string(), "203.0.113.2".parse().unwrap())].into(),
         };
         let text = r.to_text();
+        assert!(text.contains("name compute-0-0.local 203.0.113.2\n"), "{text}");
         assert!(text.contains("service -t 198.51.100.10:80\n"), "{text}");
         assert!(text.contains("owns backup eth1 5\n") && text.contains("netns 4026531840\n"), "{text}");
         assert_eq!(Record::from_text(&text), r);

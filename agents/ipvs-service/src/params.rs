@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use ocf_shim::params::quote;
 use ocf_shim::{Action, ActionSpec, AgentInfo, Context, OcfError, OcfResult, Parameter, Params};
-use rha_ipvs::save_format::{self, Resolver, SystemResolver};
+use rha_ipvs::save_format::{self, Resolver};
+
+use crate::names::{ActionResolver, Mode};
 use rha_ipvs::{
     DaemonState, Family, Netmask, Protocol, Service, ServiceFlags, ServiceKey, ServiceSpec, SpecError,
 };
@@ -68,6 +70,17 @@ static PARAMETERS: &[Parameter] = &[
     Parameter::boolean("ops")
         .short("One-packet scheduling")
         .long("Schedule every UDP datagram on its own (ipvsadm -o). UDP and fwmark services only.")
+        .default("false"),
+    Parameter::boolean("strict_weights")
+        .short("Weights changed outside the agent fail the monitor")
+        .long(
+            "By default, a real's weight or thresholds changed outside the agent (an administrator \
+             draining a real with ipvsadm -e ... -w 0, or ldirectord/keepalived managing weights) \
+             are left alone: monitor returns success with a warning naming them, and only a missing \
+             service or real, or a different scheduler, persistence, flag or forwarding method, \
+             fails it (start repairs those). With strict_weights=true weight and threshold \
+             differences fail the monitor too, and the recovery's start restores them.",
+        )
         .default("false"),
     Parameter::string("reals").short("Real servers").long(
         "The real servers, one entry per ipvsadm -a line, separated by ';' or newlines:\n\
@@ -192,6 +205,10 @@ pub struct Config {
     pub unusable: Option<OcfError>,
     pub source: Source,
     pub sync: Option<SyncConfig>,
+    /// `strict_weights`: weight and threshold differences fail the monitor.
+    pub strict_weights: bool,
+    /// Host names this invocation resolved (start records them for monitor and stop).
+    pub resolved_names: std::collections::BTreeMap<String, std::net::Ipv4Addr>,
     /// Things an administrator should know that do not stop the resource.
     pub warnings: Vec<String>,
 }
@@ -207,8 +224,23 @@ impl Config {
     }
 
     /// Parses and checks the parameters (see the module comment).
+    ///
+    /// Host names are resolved as [`crate::names`] says for the action: afresh and bounded for
+    /// start, from start's record for monitor and stop (stop never asks DNS).
     pub fn from_params(params: &Params, ctx: &Context) -> OcfResult<Config> {
-        Config::from_params_with(params, ctx, &SystemResolver::default())
+        let mode = match ctx.action {
+            Action::Stop => Mode::RecordedOnly,
+            Action::Monitor | Action::Status => Mode::RecordedFirst,
+            _ => Mode::Fresh,
+        };
+        let recorded = match mode {
+            Mode::Fresh => Default::default(),
+            _ => crate::ownership::read(ctx).ok().flatten().map(|r| r.names).unwrap_or_default(),
+        };
+        let resolver = ActionResolver::new(mode, recorded, ctx.deadline);
+        let mut cfg = Config::from_params_with(params, ctx, &resolver)?;
+        cfg.resolved_names = resolver.resolved();
+        Ok(cfg)
     }
 
     /// [`Config::from_params`] with a given name resolver (tests).
@@ -220,7 +252,7 @@ impl Config {
     pub fn from_params_with(params: &Params, ctx: &Context, resolver: &dyn Resolver) -> OcfResult<Config> {
         match load(params, resolver) {
             Ok(c) => Ok(c),
-            Err(Loaded { error, key }) if ctx.action == Action::Stop => {
+            Err(LoadError { error, key }) if ctx.action == Action::Stop => {
                 ocf_shim::warn!("{}; stopping by the service's identity only", error.reason);
                 let source = match params.str("rules_file") {
                     Ok(Some(p)) => Source::RulesFile(PathBuf::from(p)),
@@ -232,15 +264,17 @@ impl Config {
                     unusable: Some(error),
                     source,
                     sync: None,
+                    strict_weights: false,
+                    resolved_names: Default::default(),
                     warnings: Vec::new(),
                 })
             }
-            Err(Loaded { error, .. }) => Err(error),
+            Err(LoadError { error, .. }) => Err(error),
         }
     }
 }
 
-fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
+fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, LoadError> {
     let rules_file = params.str("rules_file")?.map(PathBuf::from);
     let source = match &rules_file {
         Some(p) => Source::RulesFile(p.clone()),
@@ -251,20 +285,30 @@ fn load(params: &Params, resolver: &dyn Resolver) -> Result<Config, Loaded> {
         Some(path) => from_rules_file(params, path, resolver)?,
     };
     let key = Some(spec.service.key);
-    let sync = sync_config(params).map_err(|error| Loaded { error, key })?;
+    let sync = sync_config(params).map_err(|error| LoadError { error, key })?;
+    let strict_weights = params.bool("strict_weights").map_err(|error| LoadError { error, key })?;
     let warnings = syntax_warnings(&spec);
-    Ok(Config { desired: Some(spec), key, unusable: None, source, sync, warnings })
+    Ok(Config {
+        desired: Some(spec),
+        key,
+        unusable: None,
+        source,
+        sync,
+        strict_weights,
+        resolved_names: Default::default(),
+        warnings,
+    })
 }
 
 /// A failure to build the desired service, with the key if it was known by then.
-struct Loaded {
+struct LoadError {
     error: OcfError,
     key: Option<ServiceKey>,
 }
 
-impl From<OcfError> for Loaded {
-    fn from(error: OcfError) -> Loaded {
-        Loaded { error, key: None }
+impl From<OcfError> for LoadError {
+    fn from(error: OcfError) -> LoadError {
+        LoadError { error, key: None }
     }
 }
 
@@ -284,12 +328,7 @@ fn sync_config(params: &Params) -> OcfResult<Option<SyncConfig>> {
     let interface = params.str("sync_interface")?.map(str::trim).ok_or_else(|| {
         configured("sync_daemon needs sync_interface (the interface for the sync multicast)")
     })?;
-    if interface.is_empty()
-        || interface.len() > 15
-        || interface.contains(['/', ' ', ':'])
-        || interface == "."
-        || interface == ".."
-    {
+    if !rha_net::link::valid_name(interface) {
         return Err(configured(format!(
             "parameter sync_interface: {} is not an interface name (1 to 15 characters, no '/', ':' or blanks)",
             quote(OsStr::new(interface))
@@ -301,7 +340,7 @@ fn sync_config(params: &Params) -> OcfResult<Option<SyncConfig>> {
 
 /// The service's identity from `virtual` and `protocol`.
 pub fn service_key(params: &Params, resolver: &dyn Resolver) -> OcfResult<Option<ServiceKey>> {
-    let Some(virt) = params.str("virtual")?.map(str::trim).filter(|v| !v.is_empty()) else {
+    let Some(virt) = params.trimmed("virtual")? else {
         return Ok(None);
     };
     let proto_set = params.is_set("protocol");
@@ -363,10 +402,10 @@ pub fn parse_virtual(
     Ok(ServiceKey::Addr { protocol, addr, port: port.unwrap_or(0) })
 }
 
-fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<ServiceSpec, Loaded> {
+fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<ServiceSpec, LoadError> {
     let key = service_key(params, resolver)?
         .ok_or_else(|| configured("parameter virtual is required (or give rules_file)"))?;
-    let with_key = |error: OcfError| Loaded { error, key: Some(key) };
+    let with_key = |error: OcfError| LoadError { error, key: Some(key) };
     let mut svc = Service::new(key);
     let sched = params.str_or_empty("scheduler")?.trim();
     check_scheduler(sched)?;
@@ -375,7 +414,7 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
     if persistent > 0 {
         svc = svc.with_persistence(persistent);
     }
-    if let Some(mask) = params.str("netmask")?.map(str::trim).filter(|m| !m.is_empty()) {
+    if let Some(mask) = params.trimmed("netmask")? {
         if persistent == 0 {
             return Err(configured(
                 "parameter netmask needs persistent (it sets the persistence granularity)",
@@ -384,7 +423,7 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
         }
         svc.netmask = parse_netmask(mask, key.family())?;
     }
-    if let Some(pe) = params.str("pe")?.map(str::trim).filter(|p| !p.is_empty()) {
+    if let Some(pe) = params.trimmed("pe")? {
         if persistent == 0 {
             return Err(configured(
                 "parameter pe needs persistent (a persistence engine shapes persistence)",
@@ -411,7 +450,7 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
         }
         svc.flags.set(ServiceFlags::ONEPACKET, true);
     }
-    if let Some(flags) = params.str("schedflags")?.map(str::trim).filter(|f| !f.is_empty()) {
+    if let Some(flags) = params.trimmed("schedflags")? {
         svc.flags.0 |= parse_schedflags(&svc.scheduler, flags)?;
     }
     let text = params.str_or_empty("reals")?;
@@ -424,9 +463,13 @@ fn from_service_params(params: &Params, resolver: &dyn Resolver) -> Result<Servi
     Ok(spec)
 }
 
-fn from_rules_file(params: &Params, path: &PathBuf, resolver: &dyn Resolver) -> Result<ServiceSpec, Loaded> {
+fn from_rules_file(
+    params: &Params,
+    path: &PathBuf,
+    resolver: &dyn Resolver,
+) -> Result<ServiceSpec, LoadError> {
     let key = service_key(params, resolver)?;
-    let with_key = |error: OcfError| Loaded { error, key };
+    let with_key = |error: OcfError| LoadError { error, key };
     for p in ["reals", "scheduler", "persistent", "netmask", "pe", "schedflags", "ops"] {
         if params.is_set(p) {
             return Err(configured(format!(
@@ -468,7 +511,7 @@ fn from_rules_file(params: &Params, path: &PathBuf, resolver: &dyn Resolver) -> 
         }
     };
     let key = Some(spec.service.key);
-    let with_key = |error: OcfError| Loaded { error, key };
+    let with_key = |error: OcfError| LoadError { error, key };
     check_scheduler(&spec.service.scheduler).map_err(with_key)?;
     if let Some(pe) = &spec.service.pe_name {
         if !KNOWN_PES.contains(&pe.as_str()) {
@@ -488,7 +531,7 @@ fn from_rules_file(params: &Params, path: &PathBuf, resolver: &dyn Resolver) -> 
     Ok(spec)
 }
 
-fn spec_error(e: SpecError) -> Loaded {
+fn spec_error(e: SpecError) -> LoadError {
     configured(e.to_string()).into()
 }
 

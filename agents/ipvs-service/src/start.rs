@@ -138,6 +138,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
         }
     }
     rec.netns = ownership::current_netns();
+    rec.names = cfg.resolved_names.clone();
     rec.service = Some(key);
     rec.wants = sync_daemon::wanted(cfg.sync.as_ref());
     ownership::write(ctx, &rec)?;
@@ -178,7 +179,7 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     sync_daemon::ensure(&mut ipvs, &wanted, &mut rec, &mut save)?;
 
     // Read back: what monitor would say.
-    monitor::compare(&mut ipvs, want).map_err(|e| {
+    monitor::compare(&mut ipvs, want, true).map_err(|e| {
         OcfError::generic(format!(
             "after programming, the kernel does not hold the configured service: {}",
             e.reason

@@ -72,7 +72,9 @@ pub fn ensure(
                 continue;
             }
             return Err(match e.errno() {
-                Some(libc::ENODEV) => OcfError::args(format!(
+                // Node-local (another node may have the interface): 5, not 2, so Pacemaker
+                // bans this node only instead of giving up on every node.
+                Some(libc::ENODEV) => OcfError::installed(format!(
                     "cannot start the {w}: interface {} does not exist on this node",
                     w.interface
                 )),

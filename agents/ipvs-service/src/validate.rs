@@ -202,7 +202,8 @@ pub fn validate(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     kernel_support(spec)?;
     if let Some(s) = &cfg.sync {
         if !interface_exists(&s.interface) {
-            return Err(OcfError::args(format!(
+            // Node-local: 5 (another node may have it), as the shell agents' ERR_INSTALLED.
+            return Err(OcfError::installed(format!(
                 "sync_interface {} does not exist on this node",
                 s.interface
             )));

@@ -34,5 +34,7 @@ mod types;
 pub use change::Change;
 pub use client::Ipvs;
 pub use error::{BatchFailure, Error, Op, Result};
-pub use plan::{DestSpec, ServiceSpec, SpecError, describe_differences, plan};
+pub use plan::{
+    DestSpec, Differences, ServiceSpec, SpecError, classify_differences, describe_differences, plan,
+};
 pub use types::*;

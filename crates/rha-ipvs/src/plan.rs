@@ -168,11 +168,16 @@ fn sched_flags_text(sched: &str, bits: u32) -> String {
 /// Differences between a kernel real server and a desired one, in words
 /// (each prefixed with "real ADDR:PORT").
 fn dest_differences(cur: &Dest, want: &Dest) -> Vec<String> {
+    let mut out = dest_structural_differences(cur, want);
+    out.extend(dest_weight_differences(cur, want));
+    out
+}
+
+/// Weight and thresholds: what administrators and health checkers (ldirectord, keepalived)
+/// change on a running service to drain or throttle a real.
+fn dest_weight_differences(cur: &Dest, want: &Dest) -> Vec<String> {
     let k = want.key();
     let mut out = Vec::new();
-    if cur.forward != want.forward {
-        out.push(format!("real {k} forwarding {}, kernel has {}", want.forward.name(), cur.forward.name()));
-    }
     if cur.weight != want.weight {
         out.push(format!("real {k} weight {}, kernel has {}", want.weight, cur.weight));
     }
@@ -181,6 +186,16 @@ fn dest_differences(cur: &Dest, want: &Dest) -> Vec<String> {
     }
     if cur.l_threshold != want.l_threshold {
         out.push(format!("real {k} lower threshold {}, kernel has {}", want.l_threshold, cur.l_threshold));
+    }
+    out
+}
+
+/// Forwarding method and tunnel settings: how packets reach the real.
+fn dest_structural_differences(cur: &Dest, want: &Dest) -> Vec<String> {
+    let k = want.key();
+    let mut out = Vec::new();
+    if cur.forward != want.forward {
+        out.push(format!("real {k} forwarding {}, kernel has {}", want.forward.name(), cur.forward.name()));
     }
     if want.forward == Forward::Tunnel && cur.forward == Forward::Tunnel {
         let (w, c) = (&want.tunnel, &cur.tunnel);
@@ -201,10 +216,73 @@ fn dest_differences(cur: &Dest, want: &Dest) -> Vec<String> {
     out
 }
 
+/// How the kernel differs from the configuration, in two kinds, each in human words.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Differences {
+    /// The service is missing or has other settings (scheduler, persistence, flags, ...), a
+    /// configured real is missing or forwards otherwise, or an unconfigured real is present.
+    pub structural: Vec<String>,
+    /// Only weights or thresholds of configured reals differ.
+    pub weights: Vec<String>,
+}
+
+impl Differences {
+    pub fn is_empty(&self) -> bool {
+        self.structural.is_empty() && self.weights.is_empty()
+    }
+}
+
+/// [`describe_differences`], sorted into structural differences and weight/threshold ones.
+pub fn classify_differences(current: Option<&ServiceSpec>, desired: &ServiceSpec) -> Differences {
+    let want = desired.normalized();
+    let Some(cur) = current else {
+        return Differences {
+            structural: vec![format!("virtual service {} is not in the kernel", want.service.key)],
+            weights: Vec::new(),
+        };
+    };
+    if cur.service.key != want.service.key {
+        return Differences {
+            structural: vec![format!(
+                "kernel has virtual service {}, not {}",
+                cur.service.key, want.service.key
+            )],
+            weights: Vec::new(),
+        };
+    }
+    let mut d =
+        Differences { structural: service_differences(&cur.service, &want.service), weights: Vec::new() };
+    let cur_by_key: HashMap<DestKey, &Dest> = cur.dests.iter().map(|d| (d.key(), d)).collect();
+    let want_keys: HashSet<DestKey> = want.dests.iter().map(|d| d.key()).collect();
+    for w in &want.dests {
+        match cur_by_key.get(&w.key()) {
+            None => {
+                d.structural.push(format!("real {} ({}) is not in the kernel", w.key(), describe_dest(w)))
+            }
+            Some(c) => {
+                d.structural.extend(dest_structural_differences(c, w));
+                d.weights.extend(dest_weight_differences(c, w));
+            }
+        }
+    }
+    for c in &cur.dests {
+        if !want_keys.contains(&c.key()) {
+            d.structural.push(format!(
+                "real {} ({}) is in the kernel but not configured",
+                c.key(),
+                describe_dest(c)
+            ));
+        }
+    }
+    d
+}
+
 /// Describes, in human words for a monitor message, how the kernel's state
 /// (`current`, `None` if the service is absent) differs from `desired`.
 /// Empty when they match.
 pub fn describe_differences(current: Option<&ServiceSpec>, desired: &ServiceSpec) -> Vec<String> {
+    // Real by real, in the configuration's order (what an administrator reads top-down);
+    // [`classify_differences`] sorts the same words by kind.
     let want = desired.normalized();
     let Some(cur) = current else {
         return vec![format!("virtual service {} is not in the kernel", want.service.key)];
@@ -332,6 +410,24 @@ mod tests {
             describe_differences(Some(&cur), &want),
             vec!["real 203.0.113.2:80 weight 3, kernel has 1"]
         );
+    }
+
+    #[test]
+    fn weights_and_thresholds_are_told_apart_from_structure() {
+        let want = spec();
+        let mut cur = want.clone();
+        cur.dests[0].weight = 0;
+        cur.dests[1].u_threshold = 100;
+        let d = classify_differences(Some(&cur), &want);
+        assert!(d.structural.is_empty(), "{d:?}");
+        assert_eq!(d.weights.len(), 2, "{d:?}");
+        cur.dests[1].forward = Forward::DirectRoute;
+        cur.service.scheduler = "rr".into();
+        let d = classify_differences(Some(&cur), &want);
+        assert_eq!(d.structural.len(), 2, "{d:?}");
+        assert_eq!(d.weights.len(), 2, "{d:?}");
+        assert_eq!(classify_differences(None, &want).structural.len(), 1);
+        assert!(classify_differences(Some(&want), &want).is_empty());
     }
 
     #[test]

@@ -10,6 +10,18 @@ use crate::netlink::{Netlink, Result};
 /// `IFNAMSIZ - 1`: the longest interface name (and IPv4 address label) Linux accepts.
 pub const IFNAME_MAX: usize = 15;
 
+/// Whether `name` can be an interface name: what the kernel's `dev_valid_name` accepts (1 to
+/// [`IFNAME_MAX`] bytes, not `.` or `..`, no `/`, `:` or blanks), further limited to printable
+/// ASCII so that it can be written into logs, nft rules and ip commands without quoting
+/// surprises. The one check of every agent that takes an interface name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= IFNAME_MAX
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
+}
+
 /// `ARPHRD_ETHER`: Ethernet-like links (also veth, bridges, bonds, VLANs, macvlan).
 pub const ARPHRD_ETHER: u16 = 1;
 /// `ARPHRD_LOOPBACK`.

@@ -1,5 +1,5 @@
 //! Reading nftables state over nfnetlink (`NETLINK_NETFILTER`): whether a table exists, and
-//! its rules with their chain, handle and comment.
+//! its rules with their chain, handle, comment and expressions.
 //!
 //! Only reading lives here. Changes go through `nft -f`, the administrators' interface, whose
 //! scripts are applied as one kernel transaction (all or nothing); a monitor only needs to
@@ -38,6 +38,74 @@ pub struct Rule {
     pub handle: u64,
     /// The rule's `comment "..."`, if it has one.
     pub comment: Option<String>,
+    /// Its expressions in order (`meta`, `cmp`, `payload`, `hash`, `immediate`, ...), raw: what
+    /// a rule does is read by the caller, who knows what it wrote.
+    pub exprs: Vec<Expr>,
+}
+
+/// One expression of a rule: its kernel name and its attributes (`NFTA_<NAME>_*`), values as
+/// the kernel sent them (big-endian integers; nested attributes still encoded).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expr {
+    pub name: String,
+    pub attrs: Vec<(u16, Vec<u8>)>,
+}
+
+impl Expr {
+    /// The raw value of attribute `kind`.
+    pub fn attr(&self, kind: u16) -> Option<&[u8]> {
+        self.attrs.iter().find(|(k, _)| *k == kind).map(|(_, v)| v.as_slice())
+    }
+
+    /// Attribute `kind` as a big-endian u32 (how nf_tables sends its integer attributes).
+    pub fn be32(&self, kind: u16) -> Option<u32> {
+        self.attr(kind).and_then(|v| v.try_into().ok()).map(u32::from_be_bytes)
+    }
+
+    /// The raw value inside a nested attribute: `nested(outer, inner)`, e.g. a `cmp`'s
+    /// `NFTA_CMP_DATA` → `NFTA_DATA_VALUE`.
+    pub fn nested(&self, outer: u16, inner: u16) -> Option<Vec<u8>> {
+        let v = self.attr(outer)?;
+        attrs(v).into_iter().find(|(k, _)| *k == inner).map(|(_, v)| v.to_vec())
+    }
+}
+
+/// Attribute numbers of the expressions callers read (from <linux/netfilter/nf_tables.h>).
+pub mod attr {
+    pub const DATA_VALUE: u16 = 1;
+    pub const DATA_VERDICT: u16 = 2;
+    pub const VERDICT_CODE: u16 = 1;
+    pub const CMP_SREG: u16 = 1;
+    pub const CMP_OP: u16 = 2;
+    pub const CMP_DATA: u16 = 3;
+    pub const PAYLOAD_DREG: u16 = 1;
+    pub const PAYLOAD_BASE: u16 = 2;
+    pub const PAYLOAD_OFFSET: u16 = 3;
+    pub const PAYLOAD_LEN: u16 = 4;
+    pub const HASH_SREG: u16 = 1;
+    pub const HASH_DREG: u16 = 2;
+    pub const HASH_LEN: u16 = 3;
+    pub const HASH_MODULUS: u16 = 4;
+    pub const HASH_SEED: u16 = 5;
+    pub const HASH_OFFSET: u16 = 6;
+    pub const HASH_TYPE: u16 = 7;
+    pub const META_DREG: u16 = 1;
+    pub const META_KEY: u16 = 2;
+    pub const META_SREG: u16 = 3;
+    pub const IMMEDIATE_DREG: u16 = 1;
+    pub const IMMEDIATE_DATA: u16 = 2;
+    /// `NFT_CMP_EQ`.
+    pub const CMP_EQ: u32 = 0;
+    /// `NFT_PAYLOAD_NETWORK_HEADER`.
+    pub const PAYLOAD_NETWORK_HEADER: u32 = 1;
+    /// `NFT_HASH_JENKINS`.
+    pub const HASH_JENKINS: u32 = 0;
+    /// `NFT_META_IIF` (`iif "eth0"` compares the interface index), `NFT_META_PKTTYPE`.
+    pub const META_IIF: u32 = 4;
+    pub const META_PKTTYPE: u32 = 19;
+    /// `NF_ACCEPT`, `NF_DROP`.
+    pub const VERDICT_ACCEPT: u32 = 1;
+    pub const VERDICT_DROP: u32 = 0;
 }
 
 // From <linux/netfilter/nfnetlink.h> and <linux/netfilter/nf_tables.h>.
@@ -49,6 +117,10 @@ const NFTA_TABLE_NAME: u16 = 1;
 const NFTA_RULE_TABLE: u16 = 1;
 const NFTA_RULE_CHAIN: u16 = 2;
 const NFTA_RULE_HANDLE: u16 = 3;
+const NFTA_RULE_EXPRESSIONS: u16 = 4;
+const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_EXPR_NAME: u16 = 1;
+const NFTA_EXPR_DATA: u16 = 2;
 const NFTA_RULE_USERDATA: u16 = 7;
 /// libnftnl's user-data record for a rule's comment.
 const NFTNL_UDATA_RULE_COMMENT: u8 = 0;
@@ -199,7 +271,7 @@ fn c_string(v: &[u8]) -> String {
 }
 
 fn parse_rule(body: &[u8]) -> Option<Rule> {
-    let mut rule = Rule { chain: String::new(), handle: 0, comment: None };
+    let mut rule = Rule { chain: String::new(), handle: 0, comment: None, exprs: Vec::new() };
     let mut has_handle = false;
     for (kind, v) in attrs(body) {
         match kind {
@@ -209,11 +281,31 @@ fn parse_rule(body: &[u8]) -> Option<Rule> {
                 has_handle = true;
             }
             NFTA_RULE_USERDATA => rule.comment = comment(v),
+            NFTA_RULE_EXPRESSIONS => rule.exprs = expressions(v),
             NFTA_RULE_TABLE => {}
             _ => {}
         }
     }
     has_handle.then_some(rule)
+}
+
+/// A rule's `NFTA_RULE_EXPRESSIONS`: a list of elements, each a name and its data.
+fn expressions(list: &[u8]) -> Vec<Expr> {
+    attrs(list)
+        .into_iter()
+        .filter(|(k, _)| *k == NFTA_LIST_ELEM)
+        .map(|(_, elem)| {
+            let mut e = Expr::default();
+            for (k, v) in attrs(elem) {
+                match k {
+                    NFTA_EXPR_NAME => e.name = c_string(v),
+                    NFTA_EXPR_DATA => e.attrs = attrs(v).into_iter().map(|(k, v)| (k, v.to_vec())).collect(),
+                    _ => {}
+                }
+            }
+            e
+        })
+        .collect()
 }
 
 /// The comment in a rule's user data: libnftnl's (type u8, length u8, value) records.
@@ -257,7 +349,10 @@ mod tests {
         put(NFTA_RULE_HANDLE, &5u64.to_be_bytes());
         put(NFTA_RULE_USERDATA, &[0, 11, b'c', b'i', b'p', b'-', b'n', b'o', b'd', b'e', b'-', b'2', 0]);
         let r = parse_rule(&body).unwrap();
-        assert_eq!(r, Rule { chain: "prerouting".into(), handle: 5, comment: Some("cip-node-2".into()) });
+        assert_eq!(
+            r,
+            Rule { chain: "prerouting".into(), handle: 5, comment: Some("cip-node-2".into()), exprs: vec![] }
+        );
         assert_eq!(comment(&[1, 2, 9, 9]), None);
         assert_eq!(comment(&[0, 200, 1]), None);
         assert!(parse_rule(&[1, 0]).is_none());

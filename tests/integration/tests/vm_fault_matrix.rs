@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use rha_harness::cmd::{self, require_root, require_tools};
+use rha_harness::modules::ModulesBlocked;
 use rha_harness::vm::IN_VM_ENV;
 use rha_integration::invariants::{dir_empty, ipvs_baseline, no_leftover_namespaces, no_processes};
 use rha_integration::matrix::{
@@ -93,13 +94,15 @@ fn ipvs_lifecycle_and_breakage_behind_its_back() {
     let cases = [
         Breakage::new("service deleted", || ipvsadm(&sb, "-D -t 198.51.100.10:80"), 7, Recovery::Start)
             .reason("is not in the kernel"),
+        // (A changed weight is the administrator's or a health checker's: monitor leaves it
+        // alone with a warning, see vm_agent; the forwarding method is structure.)
         Breakage::new(
-            "a real server's weight changed",
-            || ipvsadm(&sb, "-e -t 198.51.100.10:80 -r 203.0.113.3:80 -m -w 7"),
+            "a real server's forwarding method changed",
+            || ipvsadm(&sb, "-e -t 198.51.100.10:80 -r 203.0.113.3:80 -g -w 3"),
             1,
             Recovery::Start,
         )
-        .reason("weight 3, kernel has 7"),
+        .reason("forwarding Masq, kernel has Route"),
         Breakage::new("sync daemon stopped", || ipvsadm(&sb, "--stop-daemon master"), 1, Recovery::Start)
             .reason("sync daemon"),
     ];
@@ -203,5 +206,39 @@ fn ipvs_hostile_values() {
         "ipvs-service hostile values (sample)",
         matrix::hostile_parameter_values(&a, &inv, &names, &values, &opts),
     );
+    r.finish();
+}
+
+/// A node whose kernel has no IPVS (the VM takes ip_vs away: unloaded, and modprobe refuses
+/// it): exactly the node a probe must call "not running" and a start "not installed" (5),
+/// within its timeout.
+#[test]
+fn ipvs_service_without_ipvs() {
+    assert_eq!(std::env::var(IN_VM_ENV).as_deref(), Ok("1"), "VM-tier test outside the VM");
+    require_root().unwrap();
+    let _gone = ModulesBlocked::new(&["ip_vs"], &["ip_vs"]).expect("taking IPVS away");
+    let sb = Sandbox::new("ipvsnomod").unwrap();
+    // Without IPVS there is no table to compare: the agent's files and processes.
+    let inv = Invariants::standard(&sb, "ipvs-service", &["/.lock", ".lock"]);
+    let a = web(&sb);
+    let r = Results::new();
+    r.record(
+        "ipvs-service lifecycle without IPVS (start 5)",
+        matrix::lifecycle_where_start_fails(&a, &inv, 5),
+    );
+    r.record("ipvs-service deadlines without IPVS (500 ms)", matrix::deadlines(&a, &inv, 500));
+    let s = returns_before_timeout(&a, "start", &[], 500, &[5]);
+    let s = s.and_then(|o| {
+        if o.why().contains("IPVS is not available") {
+            Ok(o)
+        } else {
+            Err(matrix::Failure {
+                agent: "ipvs-service".into(),
+                case: "direct check".into(),
+                detail: format!("start's reason does not say IPVS is missing: {o}"),
+            })
+        }
+    });
+    r.record("ipvs-service start without IPVS: 5 with a reason, in time", s);
     r.finish();
 }

@@ -131,7 +131,8 @@ pub fn addr_line_in(ns: &Netns, ip: &str) -> Option<String> {
 
 /// Run an agent inside `ns` with a clean environment: PATH, OCF_ROOT, private state
 /// directories (`HA_RSCTMP` for upstream, `RHA_RUN_DIR` for ours), a 20 s timeout unless `env`
-/// says otherwise, the parameters as `OCF_RESKEY_*`, then `env`.
+/// says otherwise, the parameters as `OCF_RESKEY_*`, then `env`. `("PATH", "")` in `env` runs
+/// the agent with PATH unset, as pacemaker-execd or pcs may.
 pub fn run_in(
     ns: &Netns,
     state: &Path,
@@ -159,6 +160,9 @@ pub fn run_in(
     }
     for (k, v) in env {
         vars.push(format!("{k}={v}").into());
+    }
+    if env.contains(&("PATH", "")) {
+        vars.retain(|v| !v.to_string_lossy().starts_with("PATH="));
     }
     let out = tempfile::tempdir().unwrap();
     let (o, e) = (out.path().join("out"), out.path().join("err"));

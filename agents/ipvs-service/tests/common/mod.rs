@@ -89,7 +89,13 @@ impl Instance {
             ]),
             None => argv.extend([agent_path().to_string(), action.to_string()]),
         }
-        let mut c = Command::new(&argv[0]);
+        // The first program by absolute path: a test may run the agent with PATH unset.
+        let program = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(&argv[0]))
+            .find(|p| !argv[0].starts_with('/') && p.exists())
+            .unwrap_or_else(|| argv[0].clone().into());
+        let mut c = Command::new(program);
         c.args(&argv[1..]).env_clear();
         // unshare/mount/sh are found through PATH; the agent itself never uses it.
         if argv[0] != agent_path() {
@@ -154,4 +160,22 @@ impl Instance {
 #[track_caller]
 pub fn expect(o: &Outcome, code: i32, what: &str) {
     assert_eq!(o.code, code, "{what}: {o}");
+}
+
+/// Every agent run of this file happens in a network namespace of its own: on a kernel where
+/// ip_vs can be loaded (Debian's stock kernel), a start with a valid `virtual` would otherwise
+/// program the machine's own IPVS table (issue #10).
+pub fn test_ns() -> rha_harness::netns::Netns {
+    rha_harness::netns::Netns::new("ipvshost").expect("creating a network namespace (run as root)")
+}
+
+pub fn instance(name: &str, dir: &Path, ns: &rha_harness::netns::Netns) -> Instance {
+    Instance::new(name, dir).netns(ns.name())
+}
+
+pub fn nat(dir: &Path, ns: &rha_harness::netns::Netns) -> Instance {
+    instance("web", dir, ns)
+        .param("virtual", "198.51.100.10:80")
+        .param("scheduler", "wrr")
+        .param("reals", "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 3; 203.0.113.4:80 masq 1")
 }

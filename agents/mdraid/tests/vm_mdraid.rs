@@ -1,0 +1,336 @@
+//! VM tier: ocf:rha:mdraid against real md arrays over loop devices (Debian's stock kernel in
+//! the VM; the build host has no md). mdadm creates the arrays and is the oracle for "nothing
+//! assembled"; the agent assembles them from the conf we write.
+//!
+//! - RAID 1, RAID 6 (five members, as scenario S4) and RAID 0: start, monitor clean, stop,
+//!   nothing left assembled;
+//! - `mdadm --fail` one member: 0 with a warning naming it (OCF 1.0), 190 with OCF 1.1; a
+//!   second RAID 6 member: still serving; a third: failed (1);
+//! - stop with a mounted filesystem: 1 naming the mount, also with force_stop (never
+//!   unmounted); a process holding the device: 1 naming pid and command, and with force_stop
+//!   the process is ended and stop succeeds;
+//! - `md_dev=auto` with two arrays, partly assembled → 1;
+//! - an array assembled under another name: start fails naming it and `AUTO -all`;
+//! - ocf-tester passes on a RAID 1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use common::{Instance, agent_path, expect};
+use rha_harness::cmd::{self, require_root, require_tools};
+
+static SETUP: Once = Once::new();
+
+fn setup() {
+    SETUP.call_once(|| {
+        require_root().unwrap();
+        require_tools(&[
+            ("mdadm", "mdadm"),
+            ("losetup", "mount"),
+            ("modprobe", "kmod"),
+            ("mkfs.ext4", "e2fsprogs"),
+        ])
+        .unwrap();
+        assert_eq!(
+            std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
+            Ok("1"),
+            "VM-tier test outside the VM: run it with `rha-vm run-tests`"
+        );
+        // The node setup the agent documents: no auto-assembly by udev/mdadm --incremental,
+        // which otherwise grabs our loop members behind the tests' back. /etc is the VM's
+        // writable overlay (asserted above), never the host's.
+        std::fs::create_dir_all("/etc/mdadm").unwrap();
+        std::fs::write("/etc/mdadm/mdadm.conf", "AUTO -all\n").unwrap();
+        for m in ["loop", "raid1", "raid456", "raid0"] {
+            cmd::run_ok(&["modprobe", m]).unwrap_or_else(|e| panic!("modprobe {m}: {e:#}"));
+        }
+    });
+}
+
+fn sh(argv: &[&str]) -> String {
+    let o = Command::new(argv[0]).args(&argv[1..]).stdin(Stdio::null()).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{argv:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn mdstat() -> String {
+    std::fs::read_to_string("/proc/mdstat").unwrap()
+}
+
+fn assembled(kname: &str) -> bool {
+    mdstat().lines().any(|l| l.starts_with(&format!("{kname} :")))
+}
+
+/// Loop devices over files on a private tmpfs, and the arrays made of them; all removed on drop.
+struct Lab {
+    dir: tempfile::TempDir,
+    loops: Vec<String>,
+    arrays: Vec<String>,
+    conf_lines: Vec<String>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        setup();
+        let dir = tempfile::tempdir().unwrap();
+        sh(&["mount", "-t", "tmpfs", "-o", "size=400m", "rha-mdraid", dir.path().to_str().unwrap()]);
+        Lab { dir, loops: Vec::new(), arrays: Vec::new(), conf_lines: Vec::new() }
+    }
+
+    fn loopdev(&mut self) -> String {
+        let f = self.dir.path().join(format!("disk{}", self.loops.len()));
+        std::fs::File::create(&f).unwrap().set_len(24 << 20).unwrap();
+        let l = sh(&["losetup", "-f", "--show", f.to_str().unwrap()]).trim().to_string();
+        self.loops.push(l.clone());
+        l
+    }
+
+    /// Create an array (then stop it, so the agent assembles it), and add it to the conf.
+    fn array(&mut self, dev: &str, level: &str, n: usize) -> Vec<String> {
+        let members: Vec<String> = (0..n).map(|_| self.loopdev()).collect();
+        let lv = format!("--level={level}");
+        let nd = format!("--raid-devices={n}");
+        let mut argv = vec!["mdadm", "--create", dev, "--run", "--metadata=1.2", lv.as_str(), nd.as_str()];
+        if level != "0" {
+            argv.push("--assume-clean");
+        }
+        argv.extend(members.iter().map(String::as_str));
+        sh(&argv);
+        self.arrays.push(dev.to_string());
+        let brief = sh(&["mdadm", "--detail", "--brief", dev]);
+        self.conf_lines.push(brief.trim().to_string());
+        sh(&["mdadm", "--stop", dev]);
+        members
+    }
+
+    /// udev in the VM may assemble our members on its own (mdadm's incremental rule reacts to
+    /// the stop's change events): wait for it, and stop whatever it made of our loops, so each
+    /// test starts from nothing assembled (as a node with `AUTO -all` would).
+    fn settle(&self) {
+        let _ = Command::new("udevadm").args(["settle", "--timeout=30"]).status();
+        let Ok(rd) = std::fs::read_dir("/sys/block") else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("md") {
+                continue;
+            }
+            let slaves: Vec<String> = std::fs::read_dir(e.path().join("slaves"))
+                .map(|r| r.flatten().map(|s| format!("/dev/{}", s.file_name().to_string_lossy())).collect())
+                .unwrap_or_default();
+            if slaves.iter().any(|s| self.loops.contains(s)) {
+                eprintln!("note: /dev/{name} was assembled behind the test's back (udev?): stopping it");
+                let _ = Command::new("mdadm").args(["--stop", &format!("/dev/{name}")]).status();
+            }
+        }
+    }
+
+    fn conf(&self) -> PathBuf {
+        let p = self.dir.path().join("mdadm.conf");
+        std::fs::write(&p, format!("DEVICE /dev/loop*\nAUTO -all\n{}\n", self.conf_lines.join("\n")))
+            .unwrap();
+        p
+    }
+
+    fn instance(&self, md_dev: &str) -> Instance {
+        self.settle();
+        assert!(
+            !mdstat().lines().any(|l| self.loops.iter().any(|lp| l.contains(&format!(" {}[", &lp[5..])))),
+            "{}",
+            mdstat()
+        );
+        Instance::new("md").param("mdadm_conf", self.conf()).param("md_dev", md_dev)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for a in &self.arrays {
+            let _ = Command::new("umount").arg(a).stderr(Stdio::null()).status();
+            let _ = Command::new("mdadm").args(["--stop", a]).stderr(Stdio::null()).status();
+        }
+        for l in &self.loops {
+            let _ = Command::new("losetup").args(["-d", l]).status();
+        }
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+fn kname(dev: &str) -> String {
+    let p = std::fs::canonicalize(dev).unwrap_or_else(|_| PathBuf::from(dev));
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn raid1_start_monitor_degraded_stop() {
+    let mut lab = Lab::new();
+    let m = lab.array("/dev/md11", "1", 2);
+    let i = lab.instance("/dev/md11");
+    expect(&i.probe(), 7, "probe before start");
+    expect(&i.start(), 0, "start");
+    assert!(assembled("md11"), "{}", mdstat());
+    let mon = i.monitor();
+    expect(&mon, 0, "monitor clean");
+    assert!(!mon.stderr.contains("WARNING"), "{mon}");
+    expect(&i.start(), 0, "start again (already assembled)");
+    sh(&["mdadm", "/dev/md11", "--fail", &m[1]]);
+    let loop1 = Path::new(&m[1]).file_name().unwrap().to_str().unwrap().to_string();
+    let mon = i.monitor();
+    expect(&mon, 0, "monitor degraded, OCF 1.0");
+    assert!(mon.stderr.contains("WARNING") && mon.stderr.contains(&loop1), "{mon}");
+    let mon = i.monitor11();
+    expect(&mon, 190, "monitor degraded, OCF 1.1");
+    assert!(mon.why().contains(&loop1), "{mon}");
+    expect(&i.stop(), 0, "stop");
+    assert!(!assembled("md11"), "{}", mdstat());
+    expect(&i.probe(), 7, "probe after stop");
+    expect(&i.stop(), 0, "stop again");
+}
+
+#[test]
+fn raid6_five_members_survives_two_failures_not_three() {
+    let mut lab = Lab::new();
+    let m = lab.array("/dev/md12", "6", 5);
+    let i = lab.instance("/dev/md12");
+    expect(&i.start(), 0, "start");
+    expect(&i.monitor(), 0, "monitor clean");
+    sh(&["mdadm", "/dev/md12", "--fail", &m[0]]);
+    let mon = i.monitor();
+    expect(&mon, 0, "one member failed");
+    assert!(mon.stderr.contains("degraded"), "{mon}");
+    expect(&i.monitor11(), 190, "one member failed, OCF 1.1");
+    sh(&["mdadm", "/dev/md12", "--fail", &m[1]]);
+    expect(&i.monitor(), 0, "two members failed: still serving");
+    let _ = Command::new("mdadm").args(["/dev/md12", "--fail", &m[2]]).status();
+    let mon = i.monitor();
+    expect(&mon, 1, "three members failed");
+    assert!(mon.why().contains("failed"), "{mon}");
+    expect(&i.stop(), 0, "stop a failed array");
+    assert!(!assembled("md12"), "{}", mdstat());
+}
+
+#[test]
+fn raid0_start_monitor_stop() {
+    let mut lab = Lab::new();
+    lab.array("/dev/md13", "0", 2);
+    let i = lab.instance("/dev/md13");
+    expect(&i.start(), 0, "start");
+    expect(&i.monitor(), 0, "monitor");
+    expect(&i.stop(), 0, "stop");
+    assert!(!assembled("md13"), "{}", mdstat());
+}
+
+#[test]
+fn stop_with_a_mounted_filesystem_names_the_mount_and_never_unmounts() {
+    let mut lab = Lab::new();
+    lab.array("/dev/md14", "1", 2);
+    let i = lab.instance("/dev/md14");
+    expect(&i.start(), 0, "start");
+    sh(&["mkfs.ext4", "-q", "-F", "/dev/md14"]);
+    let mnt = tempfile::tempdir().unwrap();
+    let mp = mnt.path().to_str().unwrap().to_string();
+    sh(&["mount", "/dev/md14", &mp]);
+    let s = i.stop();
+    expect(&s, 1, "stop while mounted");
+    assert!(s.why().contains(&format!("mounted on {mp}")), "{s}");
+    let s = i.clone().param("force_stop", "true").stop();
+    expect(&s, 1, "force_stop while mounted");
+    assert!(s.why().contains(&mp), "{s}");
+    assert!(std::fs::read_to_string("/proc/self/mounts").unwrap().contains(&mp), "force_stop unmounted");
+    sh(&["umount", &mp]);
+    expect(&i.stop(), 0, "stop after umount");
+    assert!(!assembled("md14"));
+}
+
+#[test]
+fn force_stop_ends_a_process_holding_the_array() {
+    let mut lab = Lab::new();
+    lab.array("/dev/md15", "1", 2);
+    let i = lab.instance("/dev/md15");
+    expect(&i.start(), 0, "start");
+    let mut holder = Command::new("sh").args(["-c", "exec sleep 600 </dev/md15"]).spawn().unwrap();
+    let pid = holder.id();
+    // Wait until the shell has exec'd sleep with the device open.
+    let t = Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() != "sleep" {
+        assert!(t.elapsed() < Duration::from_secs(30), "holder never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = i.stop();
+    expect(&s, 1, "stop while held open");
+    assert!(s.why().contains(&format!("pid {pid} (sleep)")), "{s}");
+    assert!(s.why().contains("force_stop"), "{s}");
+    let s = i.clone().param("force_stop", "true").stop();
+    expect(&s, 0, "force_stop");
+    let t = Instant::now();
+    while holder.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(5), "holder still running after force_stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!assembled("md15"), "{}", mdstat());
+}
+
+#[test]
+fn md_dev_auto_with_two_arrays() {
+    let mut lab = Lab::new();
+    lab.array("/dev/md16", "1", 2);
+    lab.array("/dev/md17", "1", 2);
+    let i = lab.instance("auto");
+    let p = i.probe();
+    assert_eq!(p.code, 7, "probe: {p}\n{}", mdstat());
+    expect(&i.start(), 0, "start");
+    assert!(assembled("md16") && assembled("md17"), "{}", mdstat());
+    expect(&i.monitor(), 0, "monitor");
+    sh(&["mdadm", "--stop", "/dev/md17"]);
+    let mon = i.monitor();
+    expect(&mon, 1, "one of two stopped behind our back");
+    assert!(mon.why().contains("/dev/md17"), "{mon}");
+    expect(&i.start(), 0, "start repairs");
+    expect(&i.stop(), 0, "stop");
+    assert!(!assembled("md16") && !assembled("md17"), "{}", mdstat());
+    let _ = kname("/dev/md16");
+}
+
+#[test]
+fn ocf_tester_passes_on_raid1() {
+    assert!(Path::new("/usr/sbin/ocf-tester").exists(), "ocf-tester missing (resource-agents)");
+    let mut lab = Lab::new();
+    lab.array("/dev/md18", "1", 2);
+    lab.settle();
+    let conf = lab.conf();
+    let o = Command::new("/usr/sbin/ocf-tester")
+        .args(["-v", "-n", "r1", "-o", &format!("mdadm_conf={}", conf.display()), "-o", "md_dev=/dev/md18"])
+        .arg(agent_path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && out.contains("passed all tests"), "ocf-tester failed:\n{out}\n{err}");
+    assert!(!assembled("md18"), "{}", mdstat());
+}
+
+#[test]
+fn an_array_assembled_under_another_name_is_reported_by_name() {
+    let mut lab = Lab::new();
+    let m = lab.array("/dev/md19", "1", 2);
+    let i = lab.instance("/dev/md19");
+    // As the system's auto-assembly would: the same array, another kernel name.
+    let mut argv = vec!["mdadm", "--assemble", "/dev/md119", "--run"];
+    argv.extend(m.iter().map(String::as_str));
+    sh(&argv);
+    lab.arrays.push("/dev/md119".into());
+    let s = i.start();
+    expect(&s, 1, "start while assembled as md119");
+    assert!(s.why().contains("/dev/md119") && s.why().contains("AUTO -all"), "{s}");
+    assert!(!assembled("md19"), "{}", mdstat());
+    sh(&["mdadm", "--stop", "/dev/md119"]);
+}

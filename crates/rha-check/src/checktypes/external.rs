@@ -1,0 +1,9 @@
+//! `checktype=external`. TODO(checks helper): implement.
+
+use crate::Down;
+use crate::outcome::CheckResult;
+use crate::run::Probe;
+
+pub async fn check(_probe: &Probe<'_>) -> CheckResult {
+    Err(Down::new("checktype=external is not implemented yet"))
+}

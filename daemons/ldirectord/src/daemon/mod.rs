@@ -1,0 +1,1 @@
+//! The running daemon. TODO(ld-daemon helper): implement.
