@@ -10,7 +10,8 @@
 //! - [`start`] / [`stop`] / [`monitor`]: the lifecycle of a plain address, step by step;
 //!   [`cluster_ip`]: the same for a cluster-IP clone's bucket. The `Agent` impl below chooses.
 //! - [`announce`]: gratuitous ARP / unsolicited NA, in the foreground or a background process.
-//! - [`lvs`]: `lvs_support`, the loopback copy of the address on an LVS-DR director.
+//! - [`lvs`]: `lvs_support`, the loopback copy of the address on an LVS-DR director;
+//!   [`dr_realserver`]: `arp_suppress`, the VIP on a real server's loopback.
 //!
 //! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
 
@@ -18,7 +19,7 @@ pub mod address_ops;
 pub mod address_state;
 pub mod announce;
 pub mod cluster_ip;
-pub mod cluster_rules;
+pub mod dr_realserver;
 pub mod findif;
 pub mod lvs;
 pub mod monitor;
@@ -101,7 +102,13 @@ impl Agent for IpAddr2 {
             cluster_ip::nft_binary()?;
         }
         let mut nl = open_netlink()?;
-        findif::resolve(&mut nl, cfg).map(|_| ())
+        let place = findif::resolve(&mut nl, cfg)?;
+        if place.link.link_type == rha_net::link::ARPHRD_LOOPBACK && !cfg.arp_suppress {
+            if let Some(w) = dr_realserver::warning(cfg.ip) {
+                ocf_shim::warn!("{w}");
+            }
+        }
+        Ok(())
     }
 
     /// Like monitor, and prints `running` or `stopped` as upstream does.

@@ -55,6 +55,17 @@ static PARAMETERS: &[Parameter] = &[
              longer answers ARP for it.",
         )
         .default("false"),
+    Parameter::boolean("arp_suppress")
+        .short("Suppress ARP for a VIP on the loopback (LVS-DR real server)")
+        .long(
+            "For the VIP of an LVS direct-routing real server, put on the loopback interface \
+             (nic=lo, cidr_netmask=32): on start set net.ipv4.conf.all.arp_ignore=1 and \
+             arp_announce=2, so that this node never answers ARP for the VIP and clients keep \
+             reaching the director. They are node-wide and stay set after stop. When false, start \
+             and validate-all warn if this node would answer ARP for a loopback VIP, naming the \
+             interfaces. Only for an address on a loopback interface (IPv4; IPv6 needs nothing).",
+        )
+        .default("false"),
     Parameter::boolean("lvs_ipv6_addrlabel")
         .short("Enable adding IPv6 address label")
         .long(
@@ -252,6 +263,8 @@ pub struct Config {
     pub netmask: Option<u8>,
     pub broadcast: Broadcast,
     pub lvs_support: bool,
+    /// `arp_suppress`: a loopback VIP's node-wide ARP sysctls are set at start.
+    pub arp_suppress: bool,
     /// The IPv6 address label to add, if any.
     pub addrlabel: Option<u32>,
     pub arp_interval: Duration,
@@ -457,6 +470,7 @@ impl Config {
         };
 
         let lvs_support = p.bool("lvs_support")?;
+        let arp_suppress = p.bool("arp_suppress")?;
         if lvs_support && clone.is_some_and(|c| c.clone_max > 1) {
             return Err(configured(
                 "lvs_support cannot be used in a clone (LVS and load sharing do not go together)",
@@ -538,6 +552,7 @@ impl Config {
             netmask,
             broadcast,
             lvs_support,
+            arp_suppress,
             addrlabel,
             arp_interval: Duration::from_millis(u64::from(arp_interval)),
             arp_count,
@@ -880,5 +895,16 @@ mod tests {
             code(cfg(&[("ip", "198.51.100.10"), ("unique_clone_address", "true")])),
             OcfCode::ErrConfigured
         );
+    }
+
+    #[test]
+    fn cluster_ip_values() {
+        assert_eq!(parse_mac("01:00:5e:7f:00:0a"), Some([1, 0, 0x5e, 0x7f, 0, 0x0a]));
+        assert_eq!(parse_mac("01:00:5e:7f:00"), None);
+        assert_eq!(parse_mac("01:00:5e:7f:00:0g"), None);
+        assert_eq!(parse_seed("0x1234abcd"), Some(0x1234abcd));
+        assert_eq!(parse_seed("42"), Some(42));
+        assert_eq!(parse_seed("4294967296"), None);
+        assert_eq!(parse_seed("x"), None);
     }
 }

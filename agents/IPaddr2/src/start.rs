@@ -15,7 +15,7 @@ use rha_net::{Netlink, addrlabel};
 use crate::address_state::{self, State};
 use crate::findif::{self, Placement};
 use crate::params::Config;
-use crate::{address_ops, announce, lvs, net_err};
+use crate::{address_ops, announce, dr_realserver, lvs, net_err};
 
 /// How often DAD progress is polled.
 const DAD_POLL: Duration = Duration::from_millis(20);
@@ -82,8 +82,24 @@ pub fn start(cfg: &Config, ctx: &Context, nl: &mut Netlink, place: &Placement) -
     if cfg.run_arping {
         detect_duplicate_ipv4(cfg, ctx, &place.link)?;
     }
+    let loopback = place.link.link_type == link::ARPHRD_LOOPBACK;
+    if cfg.arp_suppress && !loopback {
+        return Err(OcfError::configured(format!(
+            "arp_suppress is for a VIP on the loopback interface (an LVS real server); {} goes on {}",
+            cfg.ip, place.link.name
+        )));
+    }
+    if loopback && cfg.arp_suppress {
+        dr_realserver::suppress()?;
+    }
     address_ops::add_addrlabel(nl, cfg);
     address_ops::add_address(nl, cfg, place)?;
+    if loopback
+        && !cfg.arp_suppress
+        && let Some(w) = dr_realserver::warning(cfg.ip)
+    {
+        ocf_shim::warn!("{w}");
+    }
     if !place.link.is_admin_up() {
         ocf_shim::info!("bringing {} up", place.link.name);
         link::set_up(nl, place.link.index).map_err(net_err)?;

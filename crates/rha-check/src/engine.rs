@@ -242,8 +242,16 @@ async fn run_key(
         if reports.send((key.clone(), outcome, std::time::Instant::now())).await.is_err() {
             return;
         }
-        // A check that overran its slot skips to the next one (no burst to catch up).
-        next = next_slot(epoch, Instant::now().max(next + Duration::from_nanos(1)), every, key.phase(every));
+        // The following slot, even when this check ended a little after it: a check that runs
+        // its whole timeout (a black-holed real with checktimeout = checkinterval) must still
+        // run every interval, so one late by less than a quarter interval starts at once. One
+        // that overran by more skips to the next free slot (no burst to catch up).
+        let following = next + every;
+        next = if Instant::now() <= following + every / 4 {
+            following
+        } else {
+            next_slot(epoch, Instant::now(), every, key.phase(every))
+        };
     }
 }
 

@@ -82,6 +82,149 @@ pub async fn read_to_limit<R: AsyncRead + Unpin>(r: &mut R, limit: usize) -> Res
     }
 }
 
+/// The most lines one coded reply (SMTP, FTP, NNTP: `250-...` continued, `250 ...` last) may
+/// have; a server that keeps sending continuation lines is down, not a memory sink.
+pub const MAX_REPLY_LINES: usize = 256;
+
+/// One coded reply: its three-digit code and the text of its lines (code stripped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodedReply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl CodedReply {
+    /// The whole reply as one string (lines joined with newlines), for receive= and reasons.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// The code and the first line, short: "554 no service here".
+    pub fn summary(&self) -> String {
+        let first = self.lines.first().map(String::as_str).unwrap_or("");
+        let first = match first.char_indices().nth(80) {
+            Some((i, _)) => &first[..i],
+            None => first,
+        };
+        if first.is_empty() { self.code.to_string() } else { format!("{} {first}", self.code) }
+    }
+}
+
+/// Parses one line of a coded reply: `Ok((code, is_last, text))`. `250-x` continues, `250 x`
+/// (or a bare `250`) ends. Anything else is not such a reply.
+pub fn parse_coded_line(line: &str) -> Result<(u16, bool, &str), Down> {
+    let b = line.as_bytes();
+    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
+        return Err(Down(format!("not a protocol reply: {:?}", short(line))));
+    }
+    let code: u16 = line[..3].parse().map_err(|_| Down::new("bad reply code"))?;
+    match b.get(3) {
+        None => Ok((code, true, "")),
+        Some(b' ') => Ok((code, true, &line[4..])),
+        Some(b'-') => Ok((code, false, &line[4..])),
+        Some(_) => Err(Down(format!("not a protocol reply: {:?}", short(line)))),
+    }
+}
+
+/// Reads one coded reply (RFC 5321 4.2.1, RFC 959 4.2): continuation lines `NNN-`, then the
+/// last `NNN `. RFC 959 lets the lines between carry any text; we accept that (vsftpd and
+/// others indent them), and require the last line to carry the first line's code.
+pub async fn read_coded_reply<R: AsyncRead + Unpin>(r: &mut LineReader<R>) -> Result<CodedReply, Down> {
+    let first = r.read_line().await?;
+    let (code, mut last, text) = parse_coded_line(&first)?;
+    let mut lines = vec![text.to_string()];
+    while !last {
+        if lines.len() >= MAX_REPLY_LINES {
+            return Err(Down(format!("reply {code} longer than {MAX_REPLY_LINES} lines")));
+        }
+        let line = r.read_line().await?;
+        match parse_coded_line(&line) {
+            Ok((c, l, text)) if c == code => {
+                last = l;
+                lines.push(text.to_string());
+            }
+            Ok((c, _, _)) if line.as_bytes().get(3) == Some(&b' ') => {
+                return Err(Down(format!("reply {code} ended with code {c}")));
+            }
+            _ => lines.push(line),
+        }
+    }
+    Ok(CodedReply { code, lines })
+}
+
+/// A reply line cut to 80 characters, for reasons.
+pub fn short(s: &str) -> &str {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A scripted server for unit tests and fuzzing: reads come from `input` (then EOF), writes are
+/// kept in `written`. It never blocks, so a dialogue over it finishes in one poll.
+pub struct Scripted<'a> {
+    input: &'a [u8],
+    pub written: Vec<u8>,
+}
+
+impl<'a> Scripted<'a> {
+    pub fn new(input: &'a [u8]) -> Self {
+        Scripted { input, written: Vec::new() }
+    }
+}
+
+impl AsyncRead for Scripted<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = self.input.len().min(buf.remaining());
+        buf.put_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Scripted<'_> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        // Bounded too: a dialogue that writes without end is a bug the fuzzer should see.
+        if self.written.len() < 1 << 20 {
+            self.written.extend_from_slice(buf);
+        }
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs a future that never waits (a dialogue over [`Scripted`]) to completion without a
+/// runtime: `None` if it would have waited.
+pub fn run_ready<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +244,24 @@ mod tests {
             let mut r = LineReader::new(&long[..]);
             assert!(r.read_line().await.unwrap_err().0.contains("longer than"));
         });
+    }
+
+    #[test]
+    fn coded_replies_single_multi_and_bounded() {
+        let mut r = LineReader::new(&b"220 hi\r\n250-a\r\n250-b\r\n250 c\r\n"[..]);
+        let one = run_ready(read_coded_reply(&mut r)).unwrap().unwrap();
+        assert_eq!((one.code, one.summary()), (220, "220 hi".to_string()));
+        let multi = run_ready(read_coded_reply(&mut r)).unwrap().unwrap();
+        assert_eq!((multi.code, multi.text()), (250, "a\nb\nc".to_string()));
+        let mut r = LineReader::new(&b"250-a\r\n251 b\r\n"[..]);
+        assert!(run_ready(read_coded_reply(&mut r)).unwrap().unwrap_err().0.contains("ended with code 251"));
+        let endless = "250-x\r\n".repeat(MAX_REPLY_LINES + 5);
+        let mut r = LineReader::new(endless.as_bytes());
+        assert!(run_ready(read_coded_reply(&mut r)).unwrap().unwrap_err().0.contains("longer than"));
+        for bad in ["", "25", "2x0 a", "250x", "\u{e9}\u{e9}"] {
+            assert!(parse_coded_line(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_coded_line("250").unwrap(), (250, true, ""));
     }
 
     #[test]

@@ -35,6 +35,34 @@ pub async fn connect_udp(target: &Target) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// Fills `buf` from the kernel's random source (getrandom(2)): DNS ids, RADIUS
+/// authenticators, SIP branches. Falls back to the clock, which still varies the bytes.
+pub fn random_bytes(buf: &mut [u8]) {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: getrandom writes at most buf.len() - filled bytes at buf[filled..].
+        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n <= 0 {
+            break;
+        }
+        filled += n as usize;
+    }
+    if filled < buf.len() {
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        for (i, b) in buf[filled..].iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+}
+
+/// A random 16-bit value (a DNS query id).
+pub fn random_id() -> u16 {
+    let mut b = [0u8; 2];
+    random_bytes(&mut b);
+    u16::from_ne_bytes(b)
+}
+
 /// A short reason for a socket error, as the daemon shows it ("connect refused").
 pub fn describe_io_error(e: &io::Error) -> String {
     match e.raw_os_error() {

@@ -27,6 +27,16 @@ pub struct Config {
     pub globals: Globals,
     /// In file order.
     pub virtuals: Vec<Virtual>,
+    /// What the parser accepted but an administrator should hear about (deprecated or
+    /// ignored directives), in file order; the daemon logs them.
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning about a directive that was accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub line: SourceLine,
+    pub message: String,
 }
 
 /// Directives that only exist globally. Per-virtual overridable globals (checktimeout,
@@ -117,6 +127,9 @@ pub struct Virtual {
     pub smtp: Option<String>,
     pub servicename: Option<String>,
     pub comment: Option<String>,
+    /// `monitorfile=`: the section's, else the global one (ours: upstream has it per section
+    /// only). The daemon appends a line per check result.
+    pub monitorfile: Option<PathBuf>,
     /// Where the `virtual=` line is.
     pub line: SourceLine,
 }

@@ -4,7 +4,7 @@
 //! fuzzer cannot be built or installed, and on any crash, hang or memory blow-up, printing the
 //! input and how to replay it.
 //!
-//! `RHA_FUZZ_SECONDS` sets the time per target (default 25 s), plus the first build.
+//! `RHA_FUZZ_SECONDS` sets the time per target (default 15 s), plus the first build.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

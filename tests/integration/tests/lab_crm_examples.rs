@@ -6,7 +6,8 @@
 //! crmsh's own verification passes, and every primitive's parameters pass its agent's
 //! `validate-all` run by Pacemaker (`crm_resource --validate`). Resources are kept stopped while
 //! checking (this kernel has no IPVS for the LVS examples); S1 is then really started from its
-//! file and the client is served by pc01 through the VIP.
+//! file: the client is served by pc01 through the VIP, by pc02 once pc01 dies, and by pc01 again
+//! when it returns (auto_failback on = a location preference, no stickiness).
 //!
 //! Needs root, pacemaker, corosync, crmsh, pcs, apache2, curl.
 
@@ -131,10 +132,27 @@ fn every_example_loads_validates_and_s1_runs() {
     lab.exec_ok(0, "crm configure property stop-all-resources=false").unwrap();
     let on = lab.wait_started("web", TIMEOUT).unwrap();
     assert_eq!(lab.node_name(on), "pc01", "S1 prefers pc01");
-    wait_for("pc01's page at the VIP", TIMEOUT, Duration::from_millis(200), || {
-        let o = lab.client_exec("curl -s --max-time 2 http://198.51.100.182/")?;
-        Ok((o.stdout.trim() == "pc01").then_some(()))
+    let served_by = |lab: &Lab, who: &str| {
+        wait_for(&format!("{who}'s page at the VIP"), TIMEOUT, Duration::from_millis(200), || {
+            let o = lab.client_exec("curl -s --max-time 2 http://198.51.100.182/")?;
+            Ok((o.stdout.trim() == who).then_some(()))
+        })
+        .unwrap()
+    };
+    served_by(&lab, "pc01");
+    // The source's failover test: stop the primary, browse again — pc02 serves.
+    let mut lab = lab;
+    lab.kill_node(on).unwrap();
+    let survivor = lab.wait_moved("web", on, TIMEOUT).unwrap();
+    assert_eq!(lab.node_name(survivor), "pc02");
+    served_by(&lab, "pc02");
+    // auto_failback on: when pc01 returns, the site moves back to it.
+    lab.revive_node(on).unwrap();
+    lab.wait_online(TIMEOUT).unwrap();
+    wait_for("the site back on pc01", TIMEOUT, Duration::from_millis(500), || {
+        Ok((lab.where_is("web")? == Some(on) && lab.where_is("vip")? == Some(on)).then_some(()))
     })
     .unwrap();
+    served_by(&lab, "pc01");
     lab.teardown().unwrap();
 }

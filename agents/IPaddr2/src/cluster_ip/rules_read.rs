@@ -1,4 +1,5 @@
-//! What a cluster-IP bucket rule really does, read back from the kernel's expressions.
+//! What a cluster-IP table's rules really do, read back from the kernel: which buckets their
+//! comments name, and what each bucket rule's expressions say.
 //!
 //! Comments name the buckets, but only the expressions say how packets are split: when
 //! clone-max changes, Pacemaker does not restart running instances, so buckets written
@@ -6,7 +7,7 @@
 //! nodes and some by none, with every comment in place. Start rewrites a table whose rules
 //! differ from what this instance would write; monitor reports the difference.
 //!
-//! The rule [`crate::cluster_ip`] writes is
+//! The rule [`super::rules`] writes is
 //! `iif NIC <l3> daddr IP jhash <l3> saddr mod TOTAL seed SEED offset 1 == BUCKET
 //!  meta pkttype set host counter accept`; the kernel holds it as
 //! `meta iif → cmp`, `payload daddr → cmp`, `payload saddr → hash → cmp`, `immediate →
@@ -15,6 +16,8 @@
 use std::net::IpAddr;
 
 use rha_net::nftables::{Expr, Rule, attr};
+
+use super::rules::CHAIN;
 
 /// What the rule of one bucket should say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,9 +187,36 @@ pub fn differences(rule: &Rule, want: &Expected) -> Vec<String> {
     out
 }
 
+/// The buckets a table holds (from the rules' comments).
+pub(super) fn buckets(rules: &[Rule]) -> Vec<u32> {
+    let mut b: Vec<u32> =
+        rules.iter().filter_map(|r| r.comment.as_deref()?.strip_prefix("cip-node-")?.parse().ok()).collect();
+    b.sort_unstable();
+    b.dedup();
+    b
+}
+
+/// Every bucket rule of the table that says something else than this instance would write,
+/// with how it differs.
+pub(super) fn stale_buckets(rules: &[Rule], expected: impl Fn(u32) -> Expected) -> Vec<(u32, String)> {
+    rules
+        .iter()
+        .filter_map(|r| Some((r, r.comment.as_deref()?.strip_prefix("cip-node-")?.parse::<u32>().ok()?)))
+        .filter_map(|(r, b)| {
+            let d = differences(r, &expected(b));
+            (!d.is_empty()).then(|| (b, d.join(", ")))
+        })
+        .collect()
+}
+
+pub(super) fn has_comment(rules: &[Rule], comment: &str) -> bool {
+    rules.iter().any(|r| r.chain == CHAIN && r.comment.as_deref() == Some(comment))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster_ip::rules::DROP_COMMENT;
 
     fn be(v: u32) -> Vec<u8> {
         v.to_be_bytes().to_vec()
@@ -280,5 +310,16 @@ mod tests {
         r.exprs.clear();
         let d = differences(&r, &want(3, 2));
         assert!(d.iter().any(|x| x == "has no hash") && d.iter().any(|x| x == "does not accept"), "{d:?}");
+    }
+
+    #[test]
+    fn buckets_from_comments() {
+        let rules = vec![
+            Rule { chain: CHAIN.into(), handle: 2, comment: Some("cip-node-3".into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 3, comment: Some("cip-node-1".into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 4, comment: Some(DROP_COMMENT.into()), exprs: vec![] },
+            Rule { chain: CHAIN.into(), handle: 5, comment: Some("other".into()), exprs: vec![] },
+        ];
+        assert_eq!(buckets(&rules), vec![1, 3]);
     }
 }
