@@ -1,0 +1,271 @@
+//! VM tier: ocf:rha:nfs-export against the real kernel nfsd of Debian's stock kernel, with
+//! rpcbind, rpc.mountd and rpc.nfsd started directly (the VM has no systemd) and an ext4 on a
+//! loop device as the exportable filesystem (the VM's root is not exportable). A real NFS
+//! client mounts over loopback, NFSv3 and NFSv4:
+//!
+//! - S4's options (fsid=0,rw,sync,no_subtree_check,no_root_squash): start, a v3 and a v4
+//!   mount read a file, the kernel's export table then holds the export and monitor compares
+//!   its flags; after stop a mount fails;
+//! - §13.1: empty options and no fsid still export (upstream returns 0 with nothing exported);
+//! - a probe with a stale etab entry and no state file (a reboot) is 7;
+//! - options changed behind the agent's back → 1, start repairs;
+//! - two resources export one directory to two client specs; stopping one with
+//!   unlock_on_stop leaves the other working;
+//! - nfsd stopped behind the agent's back → monitor 1;
+//! - ocf-tester passes.
+
+#![cfg(feature = "vm-tier")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+use std::time::Instant;
+
+const BASE: &str = "/tmp/rha-nfs-vm";
+static SERVER: Once = Once::new();
+
+fn sh(script: &str) -> Output {
+    Command::new("/bin/sh").args(["-c", script]).output().expect("run /bin/sh")
+}
+
+fn sh_ok(script: &str) -> String {
+    let o = sh(script);
+    assert!(
+        o.status.success(),
+        "{script}: {}\n{}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// nfsd with rpcbind and mountd, and an ext4 on a loop device at BASE/fs (never skips).
+fn server() {
+    SERVER.call_once(|| {
+        assert_eq!(
+            std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
+            Ok("1"),
+            "VM-tier test outside the VM: run it with `rha-vm run-tests`"
+        );
+        for t in ["/usr/sbin/exportfs", "/usr/sbin/rpc.nfsd", "/usr/sbin/rpc.mountd", "/sbin/mount.nfs"] {
+            assert!(Path::new(t).exists(), "{t} missing: run tests/install-deps (nfs-kernel-server, nfs-common)");
+        }
+        sh_ok(&format!(
+            "set -e; modprobe nfsd; modprobe loop || true; \
+             mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd; \
+             mkdir -p /var/lib/nfs {BASE}/fs {BASE}/m3 {BASE}/m4; touch /var/lib/nfs/etab /var/lib/nfs/rmtab; \
+             truncate -s 64M {BASE}/fs.img; mkfs.ext4 -q -F {BASE}/fs.img; mount -o loop {BASE}/fs.img {BASE}/fs; \
+             mkdir -p {BASE}/fs/nfs {BASE}/fs/raid; echo s4-web-content > {BASE}/fs/nfs/index.html; \
+             echo raid > {BASE}/fs/raid/file; \
+             (pidof rpcbind >/dev/null || rpcbind -w); rpc.nfsd 8; (pidof rpc.mountd >/dev/null || rpc.mountd)"
+        ));
+    });
+}
+
+struct Agent {
+    name: String,
+    run_dir: PathBuf,
+    params: Vec<(String, String)>,
+}
+
+impl Agent {
+    fn new(name: &str, run_dir: &Path, params: &[(&str, &str)]) -> Agent {
+        Agent {
+            name: name.to_string(),
+            run_dir: run_dir.to_path_buf(),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn run(&self, action: &str, interval_ms: u64) -> (i32, String) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nfs-export"));
+        c.arg(action)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("OCF_ROOT", "/usr/lib/ocf")
+            .env("OCF_RESOURCE_INSTANCE", &self.name)
+            .env("RHA_RUN_DIR", &self.run_dir)
+            .env("CRM_meta_timeout", "60000");
+        if interval_ms > 0 {
+            c.env("CRM_meta_interval", interval_ms.to_string());
+        }
+        for (k, v) in &self.params {
+            c.env(format!("OCF_RESKEY_{k}"), v);
+        }
+        let o = c.output().unwrap();
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+
+    fn expect(&self, action: &str, interval_ms: u64, code: i32) -> String {
+        let (rc, err) = self.run(action, interval_ms);
+        assert_eq!(rc, code, "{} {action}: {err}", self.name);
+        err
+    }
+
+    fn state_file(&self) -> PathBuf {
+        self.run_dir.join("nfs-export").join(format!("{}.state", self.name))
+    }
+}
+
+fn mount(vers: &str, src: &str, at: &str) -> bool {
+    sh(&format!("timeout 120 mount -t nfs -o vers={vers},nolock,soft,timeo=50,retrans=2 {src} {at}"))
+        .status
+        .success()
+}
+
+fn read_and_unmount(at: &str, file: &str) -> String {
+    let s = std::fs::read_to_string(format!("{at}/{file}")).unwrap();
+    sh_ok(&format!("umount {at}"));
+    s
+}
+
+fn etab() -> String {
+    std::fs::read_to_string("/var/lib/nfs/etab").unwrap_or_default()
+}
+
+#[test]
+fn s4_exports_with_real_mounts() {
+    server();
+    let run = tempfile::tempdir().unwrap();
+    let nfs = format!("{BASE}/fs/nfs");
+    let s4 = Agent::new(
+        "s4-nfs",
+        run.path(),
+        &[
+            ("clientspec", "127.0.0.1"),
+            ("directory", &nfs),
+            ("fsid", "0"),
+            ("options", "rw,sync,no_subtree_check,no_root_squash"),
+        ],
+    );
+    s4.expect("monitor", 0, 7);
+    s4.expect("start", 0, 0);
+    s4.expect("monitor", 10000, 0);
+    assert!(etab().contains(&nfs), "etab: {}", etab());
+
+    let t = Instant::now();
+    assert!(mount("3", &format!("127.0.0.1:{nfs}"), &format!("{BASE}/m3")), "NFSv3 mount failed");
+    assert_eq!(read_and_unmount(&format!("{BASE}/m3"), "index.html"), "s4-web-content\n");
+    // fsid=0 makes it the NFSv4 pseudo-root.
+    assert!(mount("4", "127.0.0.1:/", &format!("{BASE}/m4")), "NFSv4 mount failed");
+    assert_eq!(read_and_unmount(&format!("{BASE}/m4"), "index.html"), "s4-web-content\n");
+    eprintln!("v3 + v4 mounts and reads took {:?}", t.elapsed());
+    // The client's access made the kernel load the export: monitor now compares its flags.
+    let kernel = std::fs::read_to_string("/proc/fs/nfsd/exports").unwrap();
+    assert!(kernel.contains(&nfs), "kernel export table: {kernel}");
+    s4.expect("monitor", 10000, 0);
+
+    // A second resource exports the same directory to another client spec.
+    let other = Agent::new(
+        "s4-nfs-other",
+        run.path(),
+        &[
+            ("clientspec", "198.51.100.0/24"),
+            ("directory", &nfs),
+            ("fsid", "0"),
+            ("options", "rw,sync,no_subtree_check"),
+            ("unlock_on_stop", "true"),
+        ],
+    );
+    other.expect("start", 0, 0);
+    other.expect("monitor", 10000, 0);
+    s4.expect("monitor", 10000, 0);
+    let log = other.expect("stop", 0, 0);
+    assert!(log.contains("not unlocking"), "stop of one of two exporters: {log}");
+    other.expect("monitor", 10000, 7);
+    s4.expect("monitor", 10000, 0);
+    assert!(
+        mount("3", &format!("127.0.0.1:{nfs}"), &format!("{BASE}/m3")),
+        "NFSv3 mount after the other's stop"
+    );
+    read_and_unmount(&format!("{BASE}/m3"), "index.html");
+
+    // Options changed behind the agent's back: 1 naming them; start repairs.
+    sh_ok(&format!("exportfs -o ro,fsid=0 127.0.0.1:{nfs}"));
+    let err = s4.expect("monitor", 10000, 1);
+    assert!(err.contains("rw"), "{err}");
+    s4.expect("start", 0, 0);
+    s4.expect("monitor", 10000, 0);
+
+    // A reboot: etab survives, /run does not. The probe must not count the stale entry.
+    std::fs::remove_file(s4.state_file()).unwrap();
+    assert!(etab().contains(&nfs));
+    s4.expect("monitor", 0, 7);
+    s4.expect("start", 0, 0);
+
+    // nfsd stopped behind the agent's back.
+    sh_ok("rpc.nfsd 0");
+    s4.expect("monitor", 10000, 1);
+    sh_ok("rpc.nfsd 8");
+    s4.expect("monitor", 10000, 0);
+
+    s4.expect("stop", 0, 0);
+    s4.expect("stop", 0, 0);
+    s4.expect("monitor", 10000, 7);
+    assert!(!etab().contains(&nfs), "etab after stop: {}", etab());
+    assert!(
+        !mount("3", &format!("127.0.0.1:{nfs}"), &format!("{BASE}/m3")),
+        "NFSv3 mount succeeded after stop"
+    );
+    let cache = std::fs::read_to_string("/proc/net/rpc/nfsd.export/content").unwrap();
+    assert!(
+        !cache.lines().any(|l| !l.starts_with('#') && l.contains(&nfs)),
+        "kernel export cache after stop: {cache}"
+    );
+}
+
+#[test]
+fn empty_options_and_no_fsid_still_export() {
+    // Upstream §13.1: exportfs returns 0 without exporting anything. Ours exports with
+    // exportfs's defaults and verifies.
+    server();
+    let run = tempfile::tempdir().unwrap();
+    let raid = format!("{BASE}/fs/raid");
+    let a = Agent::new("raid", run.path(), &[("clientspec", "127.0.0.1"), ("directory", &raid)]);
+    a.expect("start", 0, 0);
+    a.expect("monitor", 10000, 0);
+    assert!(etab().contains(&raid), "etab: {}", etab());
+    assert!(mount("3", &format!("127.0.0.1:{raid}"), &format!("{BASE}/m3")), "NFSv3 mount failed");
+    assert_eq!(read_and_unmount(&format!("{BASE}/m3"), "file"), "raid\n");
+    a.expect("stop", 0, 0);
+    a.expect("monitor", 10000, 7);
+}
+
+#[test]
+fn several_directories_number_the_fsid() {
+    server();
+    let run = tempfile::tempdir().unwrap();
+    let dirs = format!("{BASE}/fs/nfs {BASE}/fs/raid");
+    let a = Agent::new(
+        "multi",
+        run.path(),
+        &[("clientspec", "127.0.0.1"), ("directory", &dirs), ("fsid", "10"), ("options", "ro")],
+    );
+    a.expect("start", 0, 0);
+    a.expect("monitor", 10000, 0);
+    let e = etab();
+    assert!(e.lines().any(|l| l.contains("/fs/nfs") && l.contains("fsid=10")), "{e}");
+    assert!(e.lines().any(|l| l.contains("/fs/raid") && l.contains("fsid=11")), "{e}");
+    a.expect("stop", 0, 0);
+    a.expect("monitor", 10000, 7);
+}
+
+#[test]
+fn ocf_tester_passes() {
+    server();
+    assert!(Path::new("/usr/sbin/ocf-tester").exists(), "ocf-tester missing (resource-agents)");
+    let run = tempfile::tempdir().unwrap();
+    let o = Command::new("/usr/sbin/ocf-tester")
+        .args(["-v", "-n", "nfs-export-tester"])
+        .args(["-o", "clientspec=127.0.0.1"])
+        .args(["-o", &format!("directory={BASE}/fs/raid")])
+        .args(["-o", "fsid=3"])
+        .args(["-o", "options=rw,sync,no_subtree_check"])
+        .arg(env!("CARGO_BIN_EXE_nfs-export"))
+        .env("RHA_RUN_DIR", run.path())
+        .output()
+        .unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "ocf-tester: {out}");
+}
