@@ -1,0 +1,290 @@
+//! VM tier, scenario S4's director (../shared/reference/scenarios.md): its ldirectord.cf
+//! verbatim, addresses mapped (192.168.1.200 → 198.51.100.200, 10.0.10.110–112 →
+//! 203.0.113.110–112), run through rha-ldirectord's command line against real IPVS, with three
+//! real Apache servers (Debian's apache2) in a namespace behind LVS-NAT and a client namespace
+//! fetching pages through the VIP:
+//! - start returns with the three reals in IPVS; round robin serves each of them;
+//! - stopping each Apache takes its real to weight 0 (quiescent=yes) within checkinterval +
+//!   checktimeout, restarting it brings it back;
+//! - all three down → the fallback (an Apache on the director) serves;
+//! - an edited file is picked up by autoreload (a scheduler change); a broken edit is refused,
+//!   named at file:line in the log and in `status`, and the running configuration stays;
+//! - stop returns with nothing of ours in IPVS.
+
+#![cfg(feature = "vm-tier")]
+
+#[path = "../../../agents/ipvs-service/tests/common/vmnet.rs"]
+mod vmnet;
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use rha_harness::netns::Netns;
+use vmnet::{in_netns, plug, save, switch, sysctl};
+
+const OURS: &str = env!("CARGO_BIN_EXE_rha-ldirectord");
+const MODULES: &str = "/usr/lib/apache2/modules";
+
+/// S4's file, its addresses mapped to the test ranges and nothing else changed.
+const S4_CF: &str = "checktimeout=3
+checkinterval=10
+autoreload=yes
+quiescent=yes
+
+virtual=198.51.100.200:80
+    real=203.0.113.110:80 masq
+    real=203.0.113.111:80 masq
+    real=203.0.113.112:80 masq
+    fallback=127.0.0.1:80 masq
+    service=http
+    scheduler=rr
+    protocol=tcp
+    checktype=connect
+";
+
+/// One real Apache: its own configuration, document root and pid file, in `ns`, serving a
+/// page with its name; in the foreground, so the test holds the process.
+struct Apache {
+    dir: PathBuf,
+    ns: String,
+    listen: String,
+    name: String,
+    child: Option<Child>,
+}
+
+impl Apache {
+    fn new(base: &Path, ns: &Netns, listen: &str, name: &str) -> Apache {
+        let dir = base.join(name);
+        for sub in ["", "www", "run", "log"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::write(dir.join("www/index.html"), name).unwrap();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("httpd.conf"),
+            format!(
+                "ServerRoot /etc/apache2\nServerName {name}\nDefaultRuntimeDir {d}/run\nPidFile {d}/run/httpd.pid\n\
+                 LoadModule mpm_event_module {MODULES}/mod_mpm_event.so\n\
+                 LoadModule authz_core_module {MODULES}/mod_authz_core.so\n\
+                 LoadModule dir_module {MODULES}/mod_dir.so\n\
+                 User www-data\nGroup www-data\nListen {listen}\n\
+                 ErrorLog {d}/log/error.log\nLogLevel warn\n\
+                 DocumentRoot {d}/www\nDirectoryIndex index.html\n\
+                 <Directory {d}/www>\n  Require all granted\n</Directory>\n"
+            ),
+        )
+        .unwrap();
+        let mut a = Apache {
+            dir,
+            ns: ns.name().to_string(),
+            listen: listen.to_string(),
+            name: name.to_string(),
+            child: None,
+        };
+        a.start();
+        a
+    }
+
+    fn start(&mut self) {
+        let conf = self.dir.join("httpd.conf");
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.ns, "apache2", "-f", conf.to_str().unwrap(), "-DFOREGROUND"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("apache2");
+        self.child = Some(child);
+        let addr: SocketAddr = self.listen.replace("0.0.0.0", "127.0.0.1").parse().unwrap();
+        vmnet::wait_reachable(&self.ns, addr, Duration::from_secs(60));
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM: Apache stops its children and exits.
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::SIGTERM);
+            let limit = Instant::now() + Duration::from_secs(30);
+            while c.try_wait().unwrap().is_none() {
+                if Instant::now() > limit {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = std::fs::remove_file(self.dir.join("run/httpd.pid"));
+        eprintln!("apache {} stopped", self.name);
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The reals of the VIP in `ipvsadm -S -n`, as "REAL WEIGHT", sorted.
+fn reals(ns: &Netns) -> Vec<String> {
+    let mut v: Vec<String> = save(ns)
+        .lines()
+        .filter_map(|l| l.strip_prefix("-a -t 198.51.100.200:80 -r "))
+        .map(|rest| {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            format!("{} {}", f[0], f.last().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn wait_reals(ns: &Netns, want: &[&str], limit: Duration, what: &str) -> Duration {
+    let start = Instant::now();
+    let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    loop {
+        let got = reals(ns);
+        if got == want {
+            eprintln!("{what}: {got:?} after {:.1} s", start.elapsed().as_secs_f64());
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{what}: want {want:?}, IPVS has {got:?} after {limit:?}\n{}",
+            save(ns)
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `n` pages through the VIP from the client namespace.
+fn pages(client: &Netns, n: usize) -> Vec<String> {
+    let vip: SocketAddr = "198.51.100.200:80".parse().unwrap();
+    in_netns(client.name(), move || {
+        (0..n)
+            .map(|_| vmnet::http_get(vip, Duration::from_secs(10)).unwrap_or_else(|e| format!("error: {e}")))
+            .collect()
+    })
+}
+
+#[test]
+fn s4_director_config_verbatim_with_real_apache_servers() {
+    vmnet::setup();
+    assert!(Path::new("/usr/sbin/apache2").exists(), "apache2 missing");
+    let sw = switch("s4sw", &["pub", "int"]);
+    let client = Netns::new("s4cl").unwrap();
+    let director = Netns::new("s4dir").unwrap();
+    let web = Netns::new("s4web").unwrap();
+    plug(&client, "eth0", &sw, "pub", "198.51.100.100/24");
+    plug(&director, "eth0", &sw, "pub", "198.51.100.200/24");
+    plug(&director, "eth1", &sw, "int", "203.0.113.200/24");
+    director.link_up("lo").unwrap();
+    sysctl(&director, "net.ipv4.ip_forward=1");
+    plug(&web, "eth0", &sw, "int", "203.0.113.110/24");
+    web.add_addr("eth0", "203.0.113.111/24").unwrap();
+    web.add_addr("eth0", "203.0.113.112/24").unwrap();
+    web.link_up("lo").unwrap();
+    // The internal VIP is the real servers' gateway (S4: LVS-NAT).
+    web.ip(&["route", "add", "default", "via", "203.0.113.200"]).unwrap();
+
+    let base = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut apaches: Vec<Apache> = ["110", "111", "112"]
+        .iter()
+        .map(|n| Apache::new(base.path(), &web, &format!("203.0.113.{n}:80"), &format!("real-{n}")))
+        .collect();
+    // The fallback: an Apache on the director itself (the kernel delivers a local real's
+    // packets to the local stack with the VIP as destination, so it listens on all addresses).
+    let _fallback = Apache::new(base.path(), &director, "0.0.0.0:80", "fallback");
+
+    let cf = base.path().join("ldirectord.cf");
+    std::fs::write(&cf, S4_CF).unwrap();
+    let cfs = cf.to_str().unwrap();
+    let o = director.cmd(&[OURS, cfs, "start"]).timeout(Duration::from_secs(120)).run().unwrap();
+    assert!(o.success(), "start: {}\n{}", o.stdout, o.stderr);
+    let all = ["203.0.113.110:80 1", "203.0.113.111:80 1", "203.0.113.112:80 1"];
+    assert_eq!(reals(&director), all, "IPVS when start returned");
+    let got = pages(&client, 30);
+    for n in ["real-110", "real-111", "real-112"] {
+        assert_eq!(got.iter().filter(|p| *p == n).count(), 10, "round robin: {got:?}");
+    }
+
+    // Each Apache stopped → weight 0 within checkinterval + checktimeout (+ TCG's slack);
+    // back → weight 1.
+    let bound = Duration::from_secs(10 + 3);
+    let limit = Duration::from_secs(60);
+    for (i, n) in ["110", "111", "112"].iter().enumerate() {
+        apaches[i].stop();
+        let mut want: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+        want[i] = format!("203.0.113.{n}:80 0");
+        let want: Vec<&str> = want.iter().map(String::as_str).collect();
+        let took = wait_reals(&director, &want, limit, &format!("apache {n} stopped"));
+        assert!(took <= bound + Duration::from_secs(5), "{n}: down after {took:?}, bound {bound:?} (+5 s)");
+        apaches[i].start();
+        wait_reals(&director, &all, limit, &format!("apache {n} back"));
+    }
+
+    // All three down: the fallback serves.
+    for a in &mut apaches {
+        a.stop();
+    }
+    wait_reals(
+        &director,
+        &["127.0.0.1:80 1", "203.0.113.110:80 0", "203.0.113.111:80 0", "203.0.113.112:80 0"],
+        limit,
+        "all down: fallback",
+    );
+    let got = pages(&client, 5);
+    assert!(got.iter().all(|p| p == "fallback"), "the fallback serves: {got:?}");
+    apaches[0].start();
+    wait_reals(
+        &director,
+        &["203.0.113.110:80 1", "203.0.113.111:80 0", "203.0.113.112:80 0"],
+        limit,
+        "one back",
+    );
+
+    // autoreload: an edit (scheduler rr → wrr) is applied without a restart; the real that is
+    // up stays up, the down ones stay down.
+    std::fs::write(&cf, S4_CF.replace("scheduler=rr", "scheduler=wrr")).unwrap();
+    let start = Instant::now();
+    while !save(&director).contains("-A -t 198.51.100.200:80 -s wrr") {
+        assert!(start.elapsed() < limit, "autoreload did not apply the edit:\n{}", save(&director));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(reals(&director), ["203.0.113.110:80 1", "203.0.113.111:80 0", "203.0.113.112:80 0"]);
+    // A broken edit: refused, said at file:line, the running configuration kept.
+    std::fs::write(
+        &cf,
+        S4_CF.replace("scheduler=rr", "scheduler=wrr").replace("checktype=connect", "checktype=sometimes"),
+    )
+    .unwrap();
+    let start = Instant::now();
+    loop {
+        let st = director.run(&[OURS, cfs, "status", "--json"]).unwrap();
+        let j: serde_json::Value = serde_json::from_str(&st.stdout).unwrap_or_default();
+        if let Some(e) = j["reload_error"].as_str() {
+            assert!(e.contains("ldirectord.cf:14"), "the error names file:line: {e}");
+            break;
+        }
+        assert!(start.elapsed() < limit, "the broken edit was not reported: {}", st.stdout);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(save(&director).contains("-s wrr"), "{}", save(&director));
+    assert_eq!(reals(&director), ["203.0.113.110:80 1", "203.0.113.111:80 0", "203.0.113.112:80 0"]);
+    apaches[1].start();
+    wait_reals(
+        &director,
+        &["203.0.113.110:80 1", "203.0.113.111:80 1", "203.0.113.112:80 0"],
+        limit,
+        "checks go on",
+    );
+
+    let o = director.run(&[OURS, cfs, "stop"]).unwrap();
+    assert!(o.success(), "stop: {}\n{}", o.stdout, o.stderr);
+    assert_eq!(save(&director), "", "IPVS after stop");
+}
