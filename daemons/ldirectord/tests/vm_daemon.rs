@@ -14,28 +14,20 @@
 
 #![cfg(feature = "vm-tier")]
 
+mod common;
 #[path = "../../../agents/ipvs-service/tests/common/vmnet.rs"]
 mod vmnet;
 
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http_server;
 use rha_check::{CheckSpec, Service as CheckService, Target};
 use rha_harness::netns::Netns;
 use rha_ipvs::{Dest, Forward, Service, ServiceKey};
 use rha_ldirectord::daemon::{Command, Daemon, Options, Paths};
 use rha_ldirectord::model::{AlertStates, Config, Globals, Real, SourceLine, Virtual};
 use vmnet::{enter_netns, ipvsadm, save};
-
-fn http_server(ns: &Netns, ip: &str) -> Child {
-    std::process::Command::new("ip")
-        .args(["netns", "exec", ns.name(), "python3", "-m", "http.server", "80", "--bind", ip, "-d", "/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 -m http.server")
-}
 
 fn real(addr: &str, weight: u32, check: &CheckSpec) -> Real {
     let a: SocketAddr = addr.parse().unwrap();

@@ -10,28 +10,21 @@
 
 #![cfg(feature = "vm-tier")]
 
+mod common;
 #[path = "../../../agents/ipvs-service/tests/common/vmnet.rs"]
 mod vmnet;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::http_server;
 use rha_harness::netns::Netns;
 use vmnet::{plug, save, switch};
 
 const PERL: &str = "/usr/sbin/ldirectord";
 const OURS: &str = env!("CARGO_BIN_EXE_rha-ldirectord");
 const VIP: &str = "198.51.100.10:80";
-
-fn http_server(ns: &Netns, ip: &str) -> Child {
-    std::process::Command::new("ip")
-        .args(["netns", "exec", ns.name(), "python3", "-m", "http.server", "80", "--bind", ip, "-d", "/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 -m http.server")
-}
 
 fn stop_server(c: &mut Child) {
     c.kill().unwrap();

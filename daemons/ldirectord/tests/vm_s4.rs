@@ -29,21 +29,11 @@ const OURS: &str = env!("CARGO_BIN_EXE_rha-ldirectord");
 const MODULES: &str = "/usr/lib/apache2/modules";
 
 /// S4's file, its addresses mapped to the test ranges and nothing else changed.
-const S4_CF: &str = "checktimeout=3
-checkinterval=10
-autoreload=yes
-quiescent=yes
-
-virtual=198.51.100.200:80
-    real=203.0.113.110:80 masq
-    real=203.0.113.111:80 masq
-    real=203.0.113.112:80 masq
-    fallback=127.0.0.1:80 masq
-    service=http
-    scheduler=rr
-    protocol=tcp
-    checktype=connect
-";
+fn s4_cf() -> String {
+    include_str!("data/s4-ldirectord.cf")
+        .replace("192.168.1.200", "198.51.100.200")
+        .replace("10.0.10.", "203.0.113.")
+}
 
 /// One real Apache: its own configuration, document root and pid file, in `ns`, serving a
 /// page with its name; in the foreground, so the test holds the process.
@@ -202,7 +192,8 @@ fn s4_director_config_verbatim_with_real_apache_servers() {
     let _fallback = Apache::new(base.path(), &director, "0.0.0.0:80", "fallback");
 
     let cf = base.path().join("ldirectord.cf");
-    std::fs::write(&cf, S4_CF).unwrap();
+    let s4 = s4_cf();
+    std::fs::write(&cf, &s4).unwrap();
     let cfs = cf.to_str().unwrap();
     let o = director.cmd(&[OURS, cfs, "start"]).timeout(Duration::from_secs(120)).run().unwrap();
     assert!(o.success(), "start: {}\n{}", o.stdout, o.stderr);
@@ -250,7 +241,7 @@ fn s4_director_config_verbatim_with_real_apache_servers() {
 
     // autoreload: an edit (scheduler rr → wrr) is applied without a restart; the real that is
     // up stays up, the down ones stay down.
-    std::fs::write(&cf, S4_CF.replace("scheduler=rr", "scheduler=wrr")).unwrap();
+    std::fs::write(&cf, s4.replace("scheduler=rr", "scheduler=wrr")).unwrap();
     let start = Instant::now();
     while !save(&director).contains("-A -t 198.51.100.200:80 -s wrr") {
         assert!(start.elapsed() < limit, "autoreload did not apply the edit:\n{}", save(&director));
@@ -260,7 +251,7 @@ fn s4_director_config_verbatim_with_real_apache_servers() {
     // A broken edit: refused, said at file:line, the running configuration kept.
     std::fs::write(
         &cf,
-        S4_CF.replace("scheduler=rr", "scheduler=wrr").replace("checktype=connect", "checktype=sometimes"),
+        s4.replace("scheduler=rr", "scheduler=wrr").replace("checktype=connect", "checktype=sometimes"),
     )
     .unwrap();
     let start = Instant::now();

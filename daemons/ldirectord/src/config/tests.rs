@@ -38,21 +38,8 @@ fn err(text: &str, line: usize, want: &[&str]) {
     }
 }
 
-const S4: &str = "checktimeout=3
-checkinterval=10
-autoreload=yes
-quiescent=yes
-
-virtual=192.168.1.200:80
-    real=10.0.10.110:80 masq
-    real=10.0.10.111:80 masq
-    real=10.0.10.112:80 masq
-    fallback=127.0.0.1:80 masq
-    service=http
-    scheduler=rr
-    protocol=tcp
-    checktype=connect
-";
+/// S4's ldirectord.cf verbatim (../shared/reference/scenarios.md); the VM test maps its addresses.
+const S4: &str = include_str!("../../tests/data/s4-ldirectord.cf");
 
 #[test]
 fn s4_verbatim() {
