@@ -134,11 +134,16 @@ pub fn main() -> i32 {
     }
 }
 
+/// Parses the file; errors (exit 2) and warnings go to standard error, file:line first.
 fn load(path: &Path) -> Result<Config, i32> {
-    crate::config::parse_file(path).map_err(|e| {
+    let c = crate::config::parse_file(path).map_err(|e| {
         eprintln!("rha-ldirectord: {e}");
         2
-    })
+    })?;
+    for w in &c.warnings {
+        eprintln!("rha-ldirectord: warning: {w}");
+    }
+    Ok(c)
 }
 
 fn start(path: &Path, name: &str, debug: bool, prometheus: Option<PathBuf>) -> i32 {

@@ -39,6 +39,13 @@ pub struct Warning {
     pub message: String,
 }
 
+impl std::fmt::Display for Warning {
+    /// "file:line: message", as errors are written.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line.file.display(), self.line.line, self.message)
+    }
+}
+
 /// Directives that only exist globally. Per-virtual overridable globals (checktimeout,
 /// quiescent, fallback, emailalert, ...) are not here: the parser resolves them into each
 /// [`Virtual`].

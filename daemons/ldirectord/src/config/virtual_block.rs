@@ -426,6 +426,9 @@ impl VirtualDraft {
             for addr in addrs {
                 let dest =
                     dest_for(addr, written, rl.forward, &key, rl.weight, rl.l_threshold, rl.u_threshold);
+                if let Some(w) = loopback_nat("real server", addr, rl.forward) {
+                    warnings.push((line, w));
+                }
                 if let Some(first_line) = seen.insert(dest.key(), line) {
                     return Err((
                         line,
@@ -462,6 +465,9 @@ impl VirtualDraft {
                     Some(p) => resolve_port(p, proto_name.or(Some("tcp")), r).map_err(e)?,
                     None => key.port(),
                 };
+                if let Some(w) = loopback_nat("fallback server", addr, *forward) {
+                    warnings.push((*line, w));
+                }
                 Some(dest_for(addr, written, *forward, &key, 1, 0, 0))
             }
         };
@@ -493,6 +499,21 @@ impl VirtualDraft {
 /// A real (or fallback) as the kernel will hold it: a port not written is the virtual's
 /// (as ipvsadm does), and gate/ipip reals of an address virtual take the virtual's port
 /// (the kernel cannot change the port for those methods; rha_ipvs normalises the same way).
+/// Linux drops NAT to a loopback address for packets from the network (ip_vs_nat_xmit:
+/// "stopping DNAT to loopback address"), so a masq real or fallback at 127.0.0.1 or ::1 is
+/// programmed but never serves a client: upstream says nothing; we warn, with the fix. (S4's
+/// `fallback=127.0.0.1:80 masq` is such a line; with gate the kernel hands the packet to the
+/// director's own stack, where a server listening on the VIP or on all addresses answers.)
+fn loopback_nat(what: &str, addr: IpAddr, forward: Forward) -> Option<String> {
+    (forward == Forward::Masq && addr.is_loopback()).then(|| {
+        format!(
+            "{what} {addr} with masq never serves clients from the network: Linux drops NAT to a \
+             loopback address; use gate (a server on this director listening on the VIP or on all \
+             addresses answers) or an address of this director"
+        )
+    })
+}
+
 fn dest_for(
     addr: IpAddr,
     written: u16,

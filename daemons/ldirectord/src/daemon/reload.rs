@@ -22,6 +22,9 @@ use crate::model::Config;
 impl Daemon {
     pub(super) fn reload(&mut self, new: Config) -> Result<(), String> {
         log::info(&format!("reloading {}", new.path.display()));
+        for w in &new.warnings {
+            log::warn(&w.to_string());
+        }
         let mut old: Vec<VirtualSlot> = std::mem::take(&mut self.virtuals);
         let mut next = Vec::with_capacity(new.virtuals.len());
         let now = Instant::now();

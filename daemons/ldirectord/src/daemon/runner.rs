@@ -144,6 +144,9 @@ impl Daemon {
             config.virtuals.len(),
             config.virtuals.iter().map(|v| v.reals.len()).sum::<usize>()
         ));
+        for w in &config.warnings {
+            log::warn(&w.to_string());
+        }
         d.purge_unconfigured()?;
         for v in config.virtuals {
             let slot = d.new_virtual(v);
