@@ -20,6 +20,7 @@
 
 pub mod checktypes;
 pub mod engine;
+pub mod fuzzing;
 pub mod lines;
 pub mod net;
 pub mod outcome;

@@ -12,14 +12,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{LineReader, MAX_LINE};
+use crate::lines::{LineReader, MAX_LINE, Scripted, run_ready};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
-use crate::spec::Service;
+use crate::spec::{CheckSpec, Service, Target};
 use crate::tls::{self, Stream};
 
 /// The most header lines a reply may have.
@@ -39,13 +39,23 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     );
     probe.stage("connecting");
     let tcp = connect_tcp(probe.target).await?;
-    let mut stream = if spec.service == Service::Https {
+    let stream = if spec.service == Service::Https {
         probe.stage("in the TLS handshake");
         let name = tls::server_name(spec.virtualhost.as_deref(), addr.ip());
         Stream::Tls(Box::new(tls::handshake(tcp, name, spec.tls_verify).await?))
     } else {
         Stream::Plain(tcp)
     };
+    session(probe, stream, &request).await
+}
+
+/// The dialogue after the connection (and TLS) is made: request, status line, headers, body.
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    mut stream: S,
+    request: &str,
+) -> CheckResult {
+    let spec = probe.spec;
     probe.stage("sending the request");
     stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
@@ -86,6 +96,15 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     if receive.is_match(&body) { Ok(()) } else { Err(receive.mismatch("body")) }
 }
 
+/// The check against a scripted server that sends `server` (then closes), over plain HTTP:
+/// for the fuzzer and the unit tests. Never panics; every outcome is up or down with a reason.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:80".parse().unwrap());
+    let probe = Probe::new(spec, &target);
+    let request = build_request(spec.service, spec.request.as_deref(), None, target.addr, spec.http_head);
+    run_ready(session(&probe, Scripted::new(server), &request)).unwrap_or(Err(Down::new("would block")))
+}
+
 /// How the body ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Framing {
@@ -94,7 +113,11 @@ enum Framing {
     Chunked,
 }
 
-async fn read_body(stream: &mut Stream, buf: &mut Vec<u8>, framing: Framing) -> Result<Vec<u8>, Down> {
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Vec<u8>, Down> {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         match framing {
