@@ -11,7 +11,9 @@
 
 use crate::Down;
 use crate::lines::short;
-use crate::outcome::CheckResult;
+use std::time::Duration;
+
+use crate::outcome::{CheckResult, Outcome};
 use crate::receive::Receive;
 use crate::services::{dns, ftp, http, imap, ldap, mysql, nntp, pgsql, pop, radius, simpletcp, sip, smtp};
 use crate::spec::{CheckSpec, Service};
@@ -33,8 +35,7 @@ pub const PARSERS: &[&str] = &[
     "simpletcp",
 ];
 
-/// The longest reason a check gives (what the daemon logs and shows in its status).
-pub const MAX_REASON: usize = 512;
+pub use crate::outcome::MAX_REASON;
 
 /// The RADIUS request's identifier and authenticator, and the shared secret, of the
 /// scripted exchange.
@@ -128,7 +129,9 @@ fn dns_reply(server: &[u8], tcp: bool) -> CheckResult {
     if texts.is_empty() { Err(Down::new("no answer")) } else { Ok(()) }
 }
 
-/// Checks what every result must be: up, or down with a short reason on one line.
+/// Checks what every result must be: up, or down with a reason that is bounded where it is
+/// made (at most [`MAX_REASON`] bytes, so no server text of unbounded length goes into it),
+/// and one line once [`Outcome::from_result`] has made it fit to show.
 pub fn check_result(parser: &str, result: &CheckResult) -> Result<(), String> {
     let Err(Down(reason)) = result else { return Ok(()) };
     if reason.trim().is_empty() {
@@ -140,8 +143,9 @@ pub fn check_result(parser: &str, result: &CheckResult) -> Result<(), String> {
     if reason.len() > MAX_REASON {
         return Err(format!("{parser}: a reason of {} bytes: {:?}...", reason.len(), short(reason)));
     }
-    if reason.contains(['\n', '\r']) {
-        return Err(format!("{parser}: a reason with a line break: {reason:?}"));
+    let shown = Outcome::from_result(result.clone(), Duration::ZERO).reason;
+    if shown.trim().is_empty() || shown.contains(['\n', '\r']) || shown.len() > MAX_REASON {
+        return Err(format!("{parser}: an outcome's reason not fit to show: {shown:?}"));
     }
     Ok(())
 }
@@ -390,6 +394,51 @@ mod tests {
         for p in PARSERS {
             assert!(covered.contains(p), "no seed for {p}");
         }
+    }
+
+    #[test]
+    fn hostile_server_text_gives_bounded_reasons() {
+        // An entry whose DN is 10,000 bytes: the mismatch names it cut.
+        let result_ok = [0x0a, 1, 0, 0x04, 0, 0x04, 0];
+        let mut m = ldap_msg(1, 0x61, &result_ok);
+        let mut entry = ber(0x04, &[b'a'; 10_000]);
+        entry.extend(ber(0x30, &[]));
+        m.extend(ldap_msg(2, 0x64, &entry));
+        m.extend(ldap_msg(2, 0x65, &result_ok));
+        let e = run_named("ldap", 1, &m).unwrap_err().0;
+        assert!(e.starts_with("receive /ok/ not in DN aaaa") && e.len() < 120, "{e}");
+        // PostgreSQL: a 10,000-byte SQLSTATE, 100 long SASL mechanisms, a long SCRAM error.
+        let mut m = Vec::new();
+        let mut err = b"C".to_vec();
+        err.extend_from_slice(&[b'9'; 10_000]);
+        err.extend_from_slice(b"\0Mno\0\0");
+        pg_msg(&mut m, b'E', &err);
+        let e = run_named("pgsql", 0, &m).unwrap_err().0;
+        assert_eq!(e, format!("login refused: {} no", "9".repeat(16)));
+        let mut sasl = 10u32.to_be_bytes().to_vec();
+        for _ in 0..100 {
+            sasl.extend_from_slice(&[b'X'; 200]);
+            sasl.push(0);
+        }
+        sasl.push(0);
+        let mut m = Vec::new();
+        pg_msg(&mut m, b'R', &sasl);
+        let e = run_named("pgsql", 0, &m).unwrap_err().0;
+        assert!(
+            e.starts_with("login refused: no supported SASL mechanism in [\"XXX") && e.len() < 400,
+            "{e}"
+        );
+        let sc = pgsql::Scram::new("n".into());
+        let mut fin = b"e=".to_vec();
+        fin.extend_from_slice(&[b'e'; 5000]);
+        assert!(sc.verify_final(&fin).unwrap_err().0.len() < 120);
+        // Line breaks inside a server's text: one line once it is an outcome.
+        let r = run_named("mysql", 0, b"\x0e\0\0\0\xff\x10\x04two\nlines\r!");
+        assert_eq!(r.clone().unwrap_err().0, "server refused the connection: 1040 two\nlines\r!");
+        assert_eq!(
+            Outcome::from_result(r, Duration::ZERO).reason,
+            "server refused the connection: 1040 two lines !"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{Scripted, run_ready};
+use crate::lines::{Scripted, run_ready, short};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
@@ -106,7 +106,7 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(Down(format!("LDAP search returned {} entries, not 1", dns.len())));
     }
     match &spec.receive {
-        Some(r) if !r.is_match(dns[0].as_bytes()) => Err(r.mismatch(&format!("DN {}", dns[0]))),
+        Some(r) if !r.is_match(dns[0].as_bytes()) => Err(r.mismatch(&format!("DN {}", short(&dns[0])))),
         _ => Ok(()),
     }
 }

@@ -36,7 +36,8 @@ pub fn parse_error(body: &[u8]) -> String {
     let (mut code, mut message) = (String::new(), String::new());
     for field in body.split(|&b| b == 0) {
         match field.split_first() {
-            Some((b'C', v)) => code = String::from_utf8_lossy(v).into_owned(),
+            // A SQLSTATE is five characters; a longer one is cut (a hostile server's).
+            Some((b'C', v)) => code = String::from_utf8_lossy(v).chars().take(16).collect(),
             Some((b'M', v)) => message = String::from_utf8_lossy(v).chars().take(160).collect(),
             _ => {}
         }
@@ -204,7 +205,7 @@ impl Scram {
     pub fn verify_final(&self, server_final: &[u8]) -> Result<(), Down> {
         let text = String::from_utf8_lossy(server_final);
         if let Some(e) = text.strip_prefix("e=") {
-            return Err(Down(format!("login refused: SCRAM error {e}")));
+            return Err(Down(format!("login refused: SCRAM error {}", crate::lines::short(e))));
         }
         let sig = text.strip_prefix("v=").and_then(|v| base64_decode(v.trim_end()));
         match (&self.server_signature, sig) {
@@ -317,7 +318,8 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Auth::Sasl(mechs) => {
                     if !mechs.iter().any(|m| m == "SCRAM-SHA-256") {
-                        return Err(Down(format!("login refused: no supported SASL mechanism in {mechs:?}")));
+                        let shown: Vec<&str> = mechs.iter().take(4).map(|m| crate::lines::short(m)).collect();
+                        return Err(Down(format!("login refused: no supported SASL mechanism in {shown:?}")));
                     }
                     let n = client_nonce.take().ok_or_else(|| Down::new("a second SASL start"))?;
                     let sc = Scram::new(n);
