@@ -441,6 +441,26 @@ mod tests {
         );
     }
 
+    /// Inputs the fuzzer found (also committed as seeds, fuzz/seeds/rha_check_replies/regression-*).
+    #[test]
+    fn regressions_found_by_the_fuzzer() {
+        // A Content-Length of 120 control bytes: its `{:?}` was 700 bytes in the reason.
+        let mut server = b"HTTP/1.1 200 \nContent-Length: 62\xff".to_vec();
+        server.extend_from_slice(&[0x14; 120]);
+        server.extend_from_slice(b"\xff\xffe=\xff\xff\n\xff\xff\n");
+        let e = run_named("http", 0, &server).unwrap_err().0;
+        assert!(e.starts_with("bad Content-Length \"62\u{fffd}\\u{14}") && e.len() < 130, "{e}");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/rha_check_replies");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap().to_string_lossy().starts_with("regression-") {
+                let data = std::fs::read(&path).unwrap();
+                let (parser, result) = reply(&data).unwrap();
+                check_result(parser, &result).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+        }
+    }
+
     #[test]
     fn healthy_scripted_replies_are_up() {
         assert_eq!(run_named("http", 0, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), Ok(()));

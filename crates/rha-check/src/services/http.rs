@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{LineReader, MAX_LINE, Scripted, run_ready};
+use crate::lines::{LineReader, MAX_LINE, Scripted, quoted, run_ready};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
@@ -76,8 +76,10 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         if name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
             framing = Framing::Chunked;
         } else if name.eq_ignore_ascii_case("content-length") && framing != Framing::Chunked {
-            let len =
-                value.trim().parse::<u64>().map_err(|_| Down(format!("bad Content-Length {value:?}")))?;
+            let len = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| Down(format!("bad Content-Length {}", quoted(value))))?;
             framing = Framing::Length(len);
         }
     }
@@ -213,7 +215,7 @@ pub fn host_for(addr: SocketAddr, default_port: u16) -> String {
 
 /// `HTTP/1.1 200 OK` → 200.
 pub fn parse_status_line(line: &str) -> Result<u16, Down> {
-    let bad = || Down(format!("not an HTTP status line: {:?}", truncate(line)));
+    let bad = || Down(format!("not an HTTP status line: {}", quoted(line)));
     let mut parts = line.splitn(3, ' ');
     let version = parts.next().ok_or_else(bad)?;
     if !version.starts_with("HTTP/") {
@@ -229,9 +231,9 @@ pub fn parse_status_line(line: &str) -> Result<u16, Down> {
 /// `Name: value` → (name, trimmed value).
 pub fn parse_header(line: &str) -> Result<(&str, &str), Down> {
     let (name, value) =
-        line.split_once(':').ok_or_else(|| Down(format!("bad header line {:?}", truncate(line))))?;
+        line.split_once(':').ok_or_else(|| Down(format!("bad header line {}", quoted(line))))?;
     if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
-        return Err(Down(format!("bad header line {:?}", truncate(line))));
+        return Err(Down(format!("bad header line {}", quoted(line))));
     }
     Ok((name, value.trim()))
 }
@@ -251,7 +253,7 @@ pub fn decode_chunked(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, Down>
         let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| Down::new("bad chunk size line"))?;
         let size_hex = line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| Down(format!("bad chunk size {:?}", truncate(size_hex))))?;
+            .map_err(|_| Down(format!("bad chunk size {}", quoted(size_hex))))?;
         pos += eol + 2;
         if size == 0 {
             // Trailers are not needed: the body is complete.
@@ -293,13 +295,6 @@ fn decode_chunked_prefix(raw: &[u8], limit: usize) -> Vec<u8> {
         pos = (pos + size + 2).min(raw.len());
     }
     out
-}
-
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(80) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -318,8 +318,12 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 Auth::Sasl(mechs) => {
                     if !mechs.iter().any(|m| m == "SCRAM-SHA-256") {
-                        let shown: Vec<&str> = mechs.iter().take(4).map(|m| crate::lines::short(m)).collect();
-                        return Err(Down(format!("login refused: no supported SASL mechanism in {shown:?}")));
+                        let shown: Vec<String> =
+                            mechs.iter().take(3).map(|m| crate::lines::quoted(m)).collect();
+                        return Err(Down(format!(
+                            "login refused: no supported SASL mechanism in [{}]",
+                            shown.join(", ")
+                        )));
                     }
                     let n = client_nonce.take().ok_or_else(|| Down::new("a second SASL start"))?;
                     let sc = Scram::new(n);

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{LineReader, MAX_LINE, Scripted, run_ready};
+use crate::lines::{LineReader, MAX_LINE, Scripted, quoted, run_ready};
 use crate::net::{connect_tcp, connect_udp, random_bytes};
 use crate::outcome::CheckResult;
 use crate::run::Probe;
@@ -88,7 +88,7 @@ pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 return Err(Down(format!("more than {MAX_HEADERS} SIP header lines")));
             }
             if let Some(v) = header_value(&line, "content-length", "l") {
-                body_len = v.parse().map_err(|_| Down(format!("bad Content-Length {v:?}")))?;
+                body_len = v.parse().map_err(|_| Down(format!("bad Content-Length {}", quoted(v))))?;
             }
             head.push_str(&line);
             head.push('\n');
@@ -203,8 +203,7 @@ pub fn parse_response(head: &[u8], call_id: &str) -> Result<Option<u16>, Down> {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
     let status_line = lines.next().unwrap_or("");
-    let bad =
-        || Down(format!("not a SIP status line: {:?}", status_line.chars().take(80).collect::<String>()));
+    let bad = || Down(format!("not a SIP status line: {}", quoted(status_line)));
     let rest = status_line.strip_prefix("SIP/2.0 ").ok_or_else(bad)?;
     let code = rest.get(..3).filter(|c| c.bytes().all(|b| b.is_ascii_digit())).ok_or_else(bad)?;
     if rest.len() > 3 && !rest[3..].starts_with(' ') {
