@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use ocf_shim::Action;
 use rha_fuzz::{FakeResolver, agent_input, check_config_error, confine, write_files};
-use rha_ipvs_service::params::{Config, INFO};
+use rha_ipvs_service::params::{Config, INFO, stop_identity_with};
 
 fuzz_target!(
     init: {
@@ -19,14 +19,16 @@ fuzz_target!(
         })
     },
     |data: &[u8]| {
-        let Some((p, ctx, _)) = agent_input(data, &INFO, &[Action::Start, Action::Stop, Action::Monitor, Action::ValidateAll]) else { return };
-        match Config::from_params_with(&p, &ctx, &FakeResolver) {
+        let Some((p, _ctx, _)) = agent_input(data, &INFO, &[Action::Start, Action::Stop, Action::Monitor, Action::ValidateAll]) else { return };
+        match Config::from_params_with(&p, &FakeResolver) {
             Err(e) => check_config_error(&e),
             Ok(cfg) => {
-                if let Ok(spec) = cfg.spec() {
-                    let _ = rha_ipvs_service::reals::format(&spec.dests);
-                }
+                let _ = rha_ipvs_service::reals::format(&cfg.desired.dests);
+                // A configuration that loads has the identity a stop uses.
+                assert_eq!(stop_identity_with(&p, &FakeResolver), Some(cfg.key()));
             }
         }
+        // Stop's identity never panics, whatever the parameters.
+        let _ = stop_identity_with(&p, &FakeResolver);
     }
 );

@@ -14,12 +14,15 @@
 //! - [`services`]: one file per ldirectord `service` (the negotiate checks);
 //! - [`net`], [`lines`], [`tls`], [`receive`]: the sockets, bounded reads, TLS and Perl-style
 //!   regexes every service shares.
+//! - [`fuzzing`]: every reply parser over an in-memory reply (a scripted server), for the fuzz
+//!   target `rha_check_replies` and the unit tests.
 //!
 //! Every read is bounded in size and every check in time: a malformed, truncated, oversized,
 //! slow or byte-dribbling reply gives "down" with a reason, never a panic or an unbounded read.
 
 pub mod checktypes;
 pub mod engine;
+pub mod fuzzing;
 pub mod lines;
 pub mod net;
 pub mod outcome;

@@ -115,14 +115,14 @@ impl CodedReply {
 pub fn parse_coded_line(line: &str) -> Result<(u16, bool, &str), Down> {
     let b = line.as_bytes();
     if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
-        return Err(Down(format!("not a protocol reply: {:?}", short(line))));
+        return Err(Down(format!("not a protocol reply: {}", quoted(line))));
     }
     let code: u16 = line[..3].parse().map_err(|_| Down::new("bad reply code"))?;
     match b.get(3) {
         None => Ok((code, true, "")),
         Some(b' ') => Ok((code, true, &line[4..])),
         Some(b'-') => Ok((code, false, &line[4..])),
-        Some(_) => Err(Down(format!("not a protocol reply: {:?}", short(line)))),
+        Some(_) => Err(Down(format!("not a protocol reply: {}", quoted(line)))),
     }
 }
 
@@ -150,6 +150,24 @@ pub async fn read_coded_reply<R: AsyncRead + Unpin>(r: &mut LineReader<R>) -> Re
         }
     }
     Ok(CodedReply { code, lines })
+}
+
+/// A server's text quoted for a reason: escapes for control and other odd characters (as
+/// Rust's `{:?}`), cut to about 100 bytes with "..." marking the cut, so that a reason stays
+/// short however the text is made (80 characters of `{:?}` can be 800 bytes).
+pub fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        let start = out.len();
+        out.extend(c.escape_debug());
+        if out.len() > 100 {
+            out.truncate(start);
+            out.push_str("...");
+            break;
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A reply line cut to 80 characters, for reasons.
@@ -262,6 +280,14 @@ mod tests {
             assert!(parse_coded_line(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_coded_line("250").unwrap(), (250, true, ""));
+    }
+
+    #[test]
+    fn quoted_text_is_escaped_and_short() {
+        assert_eq!(quoted("a\"b\n"), "\"a\\\"b\\n\"");
+        let hostile = quoted(&"\u{14}".repeat(500));
+        assert!(hostile.len() <= 105 && hostile.ends_with("...\""), "{hostile}");
+        assert!(quoted(&"\u{e9}".repeat(500)).len() <= 105);
     }
 
     #[test]

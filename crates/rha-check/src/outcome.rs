@@ -22,6 +22,22 @@ impl fmt::Display for Down {
 
 impl std::error::Error for Down {}
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_one_bounded_line() {
+        assert_eq!(one_line("SMTP banner 554 no\rservice"), "SMTP banner 554 no service");
+        assert_eq!(one_line("query failed: a\nb\t"), "query failed: a b");
+        assert_eq!(one_line("  "), "down (no reason given)");
+        let long = one_line(&"\u{e9}".repeat(1000));
+        assert!(long.len() <= MAX_REASON && long.ends_with("..."), "{}", long.len());
+        let out = Outcome::from_result(Err(Down::new("x\ny")), Duration::ZERO);
+        assert_eq!((out.up, out.reason.as_str()), (false, "x y"));
+    }
+}
+
 impl From<std::io::Error> for Down {
     fn from(e: std::io::Error) -> Self {
         Down(crate::net::describe_io_error(&e))
@@ -41,11 +57,30 @@ pub struct Outcome {
     pub latency: Duration,
 }
 
+/// The longest reason an outcome carries (in bytes); a longer one is cut, with "...".
+pub const MAX_REASON: usize = 512;
+
 impl Outcome {
+    /// The outcome of a result; a reason is made fit to log and show on one line (see
+    /// [`one_line`]).
     pub fn from_result(result: CheckResult, latency: Duration) -> Self {
         match result {
             Ok(()) => Outcome { up: true, reason: "ok".into(), latency },
-            Err(Down(reason)) => Outcome { up: false, reason, latency },
+            Err(Down(reason)) => Outcome { up: false, reason: one_line(&reason), latency },
         }
     }
+}
+
+/// A reason as the daemon logs and shows it: control characters (line breaks a server put in
+/// its text) become spaces, and it is cut to [`MAX_REASON`] bytes; never empty.
+pub fn one_line(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len().min(MAX_REASON));
+    for c in reason.trim().chars() {
+        if out.len() + c.len_utf8() > MAX_REASON - 3 {
+            out.push_str("...");
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    if out.trim().is_empty() { "down (no reason given)".into() } else { out }
 }

@@ -58,7 +58,7 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     if seen.is_empty() {
         Err(Down(format!("no answer for {request}")))
     } else {
-        let shown: Vec<&str> = seen.iter().take(4).map(String::as_str).collect();
+        let shown: Vec<&str> = seen.iter().take(4).map(|s| crate::lines::short(s)).collect();
         let pattern = receive.map_or("", |r| r.as_str());
         Err(Down(format!("receive /{pattern}/ not in the answers ({})", shown.join(", "))))
     }

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{CodedReply, LineReader, Scripted, read_coded_reply, read_to_limit, run_ready, short};
+use crate::lines::{CodedReply, LineReader, Scripted, quoted, read_coded_reply, read_to_limit, run_ready};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
@@ -161,7 +161,7 @@ pub async fn passive<S: AsyncRead + AsyncWrite + Unpin>(
 /// The port of a 227 reply's text: `Entering Passive Mode (h1,h2,h3,h4,p1,p2)` (the numbers
 /// may come without parentheses, RFC 1123 4.1.2.6).
 pub fn parse_pasv(text: &str) -> Result<u16, Down> {
-    let bad = || Down(format!("bad PASV reply {:?}", short(text)));
+    let bad = || Down(format!("bad PASV reply {}", quoted(text)));
     let start = text.find(|c: char| c.is_ascii_digit()).ok_or_else(bad)?;
     let nums: Vec<&str> = text[start..]
         .split(|c: char| !(c.is_ascii_digit() || c == ','))
@@ -183,7 +183,7 @@ pub fn parse_pasv(text: &str) -> Result<u16, Down> {
 /// The port of a 229 reply's text: `Entering Extended Passive Mode (|||6446|)` (any
 /// delimiter, RFC 2428 3).
 pub fn parse_epsv(text: &str) -> Result<u16, Down> {
-    let bad = || Down(format!("bad EPSV reply {:?}", short(text)));
+    let bad = || Down(format!("bad EPSV reply {}", quoted(text)));
     let open = text.find('(').ok_or_else(bad)?;
     let close = text[open..].find(')').map(|c| open + c).ok_or_else(bad)?;
     let inner = &text[open + 1..close];

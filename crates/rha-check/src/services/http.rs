@@ -12,14 +12,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{LineReader, MAX_LINE};
+use crate::lines::{LineReader, MAX_LINE, Scripted, quoted, run_ready};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
-use crate::spec::Service;
+use crate::spec::{CheckSpec, Service, Target};
 use crate::tls::{self, Stream};
 
 /// The most header lines a reply may have.
@@ -39,13 +39,23 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     );
     probe.stage("connecting");
     let tcp = connect_tcp(probe.target).await?;
-    let mut stream = if spec.service == Service::Https {
+    let stream = if spec.service == Service::Https {
         probe.stage("in the TLS handshake");
         let name = tls::server_name(spec.virtualhost.as_deref(), addr.ip());
         Stream::Tls(Box::new(tls::handshake(tcp, name, spec.tls_verify).await?))
     } else {
         Stream::Plain(tcp)
     };
+    session(probe, stream, &request).await
+}
+
+/// The dialogue after the connection (and TLS) is made: request, status line, headers, body.
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    mut stream: S,
+    request: &str,
+) -> CheckResult {
+    let spec = probe.spec;
     probe.stage("sending the request");
     stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
@@ -66,8 +76,10 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         if name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
             framing = Framing::Chunked;
         } else if name.eq_ignore_ascii_case("content-length") && framing != Framing::Chunked {
-            let len =
-                value.trim().parse::<u64>().map_err(|_| Down(format!("bad Content-Length {value:?}")))?;
+            let len = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| Down(format!("bad Content-Length {}", quoted(value))))?;
             framing = Framing::Length(len);
         }
     }
@@ -86,6 +98,15 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     if receive.is_match(&body) { Ok(()) } else { Err(receive.mismatch("body")) }
 }
 
+/// The check against a scripted server that sends `server` (then closes), over plain HTTP:
+/// for the fuzzer and the unit tests. Never panics; every outcome is up or down with a reason.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:80".parse().unwrap());
+    let probe = Probe::new(spec, &target);
+    let request = build_request(spec.service, spec.request.as_deref(), None, target.addr, spec.http_head);
+    run_ready(session(&probe, Scripted::new(server), &request)).unwrap_or(Err(Down::new("would block")))
+}
+
 /// How the body ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Framing {
@@ -94,7 +115,11 @@ enum Framing {
     Chunked,
 }
 
-async fn read_body(stream: &mut Stream, buf: &mut Vec<u8>, framing: Framing) -> Result<Vec<u8>, Down> {
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Vec<u8>, Down> {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         match framing {
@@ -190,7 +215,7 @@ pub fn host_for(addr: SocketAddr, default_port: u16) -> String {
 
 /// `HTTP/1.1 200 OK` → 200.
 pub fn parse_status_line(line: &str) -> Result<u16, Down> {
-    let bad = || Down(format!("not an HTTP status line: {:?}", truncate(line)));
+    let bad = || Down(format!("not an HTTP status line: {}", quoted(line)));
     let mut parts = line.splitn(3, ' ');
     let version = parts.next().ok_or_else(bad)?;
     if !version.starts_with("HTTP/") {
@@ -206,9 +231,9 @@ pub fn parse_status_line(line: &str) -> Result<u16, Down> {
 /// `Name: value` → (name, trimmed value).
 pub fn parse_header(line: &str) -> Result<(&str, &str), Down> {
     let (name, value) =
-        line.split_once(':').ok_or_else(|| Down(format!("bad header line {:?}", truncate(line))))?;
+        line.split_once(':').ok_or_else(|| Down(format!("bad header line {}", quoted(line))))?;
     if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
-        return Err(Down(format!("bad header line {:?}", truncate(line))));
+        return Err(Down(format!("bad header line {}", quoted(line))));
     }
     Ok((name, value.trim()))
 }
@@ -228,7 +253,7 @@ pub fn decode_chunked(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, Down>
         let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| Down::new("bad chunk size line"))?;
         let size_hex = line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|_| Down(format!("bad chunk size {:?}", truncate(size_hex))))?;
+            .map_err(|_| Down(format!("bad chunk size {}", quoted(size_hex))))?;
         pos += eol + 2;
         if size == 0 {
             // Trailers are not needed: the body is complete.
@@ -270,13 +295,6 @@ fn decode_chunked_prefix(raw: &[u8], limit: usize) -> Vec<u8> {
         pos = (pos + size + 2).min(raw.len());
     }
     out
-}
-
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(80) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub fn parse_tagged<'l>(line: &'l str, tag: &str) -> Option<Result<&'l str, Down
     } else if status.eq_ignore_ascii_case("NO") || status.eq_ignore_ascii_case("BAD") {
         Err(Down(format!("{} {}", status.to_ascii_uppercase(), short(text)).trim_end().to_string()))
     } else {
-        Err(Down(format!("not an IMAP reply: {:?}", short(line))))
+        Err(Down(format!("not an IMAP reply: {}", crate::lines::quoted(line))))
     })
 }
 
@@ -101,7 +101,7 @@ async fn tagged<S: AsyncRead + AsyncWrite + Unpin>(
             }
             untagged.push(line);
         } else {
-            return Err(Down(format!("not an IMAP reply: {:?}", short(&line))));
+            return Err(Down(format!("not an IMAP reply: {}", crate::lines::quoted(&line))));
         }
     }
     Err(Down(format!("more than {MAX_REPLY_LINES} lines before the {tag} reply")))
@@ -124,7 +124,7 @@ pub async fn greeting<S: AsyncRead + AsyncWrite + Unpin>(
     } else if upper.starts_with("* BYE") {
         return Err(Down(format!("IMAP greeting {}", short(&line[2..]))));
     } else {
-        return Err(Down(format!("not an IMAP greeting: {:?}", short(&line))));
+        return Err(Down(format!("not an IMAP greeting: {}", crate::lines::quoted(&line))));
     };
     if let Some(receive) = &probe.spec.receive {
         if !receive.is_match(&line.as_bytes()[2..]) {

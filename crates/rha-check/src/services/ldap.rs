@@ -10,13 +10,14 @@
 //! most [`MAX_MESSAGE`] bytes, lengths are definite and checked against what is there, and
 //! at most [`MAX_ENTRIES`] search results are read.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
+use crate::lines::{Scripted, run_ready, short};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
-use crate::spec::Service;
+use crate::spec::{CheckSpec, Service, Target};
 use crate::tls::{self, Stream};
 
 /// The largest LDAP message read.
@@ -42,13 +43,25 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     };
     probe.stage("connecting");
     let tcp = connect_tcp(probe.target).await?;
-    let mut stream = if spec.service == Service::Ldaps {
+    let stream = if spec.service == Service::Ldaps {
         probe.stage("in the TLS handshake");
         let name = tls::server_name(spec.virtualhost.as_deref(), probe.target.addr.ip());
         Stream::Tls(Box::new(tls::handshake(tcp, name, spec.tls_verify).await?))
     } else {
         Stream::Plain(tcp)
     };
+    session(probe, stream, base, dn, pw).await
+}
+
+/// The dialogue after the connection (and TLS) is made: bind, base search, unbind.
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    mut stream: S,
+    base: &str,
+    dn: &str,
+    pw: &str,
+) -> CheckResult {
+    let spec = probe.spec;
     probe.stage("binding");
     stream.write_all(&encode_bind(1, dn, pw)).await?;
     let msg = read_message(&mut stream).await?;
@@ -93,9 +106,18 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         return Err(Down(format!("LDAP search returned {} entries, not 1", dns.len())));
     }
     match &spec.receive {
-        Some(r) if !r.is_match(dns[0].as_bytes()) => Err(r.mismatch(&format!("DN {}", dns[0]))),
+        Some(r) if !r.is_match(dns[0].as_bytes()) => Err(r.mismatch(&format!("DN {}", short(&dns[0])))),
         _ => Ok(()),
     }
+}
+
+/// The check against a scripted server that sends `server` (then closes), over plain LDAP:
+/// for the fuzzer and the unit tests. Never panics; every outcome is up or down with a reason.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:389".parse().unwrap());
+    let probe = Probe::new(spec, &target);
+    let base = spec.request.as_deref().unwrap_or("");
+    run_ready(session(&probe, Scripted::new(server), base, "", "")).unwrap_or(Err(Down::new("would block")))
 }
 
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {

@@ -12,12 +12,14 @@
 //! Every packet is bounded ([`MAX_PACKET`]); the parse functions are public for fuzzing.
 
 use ring::digest;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
+use crate::lines::{Scripted, run_ready};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
+use crate::spec::{CheckSpec, Target};
 
 /// The largest packet we accept (a handshake is ~100 bytes, a row as long as its columns).
 pub const MAX_PACKET: usize = 1 << 20;
@@ -287,7 +289,7 @@ struct Conn<S> {
     seq: u8,
 }
 
-impl<S: AsyncRead + tokio::io::AsyncWrite + Unpin> Conn<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn read(&mut self) -> Result<Vec<u8>, Down> {
         let mut head = [0u8; 4];
         self.stream.read_exact(&mut head).await?;
@@ -327,6 +329,18 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
 
     probe.stage("connecting");
     let stream = connect_tcp(probe.target).await?;
+    session(probe, stream, login, password, database, query).await
+}
+
+/// The dialogue after the connection is made: greeting, login, query, first row.
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    stream: S,
+    login: &str,
+    password: &[u8],
+    database: Option<&str>,
+    query: &str,
+) -> CheckResult {
     let mut conn = Conn { stream, seq: 0 };
     probe.stage("waiting for the greeting");
     let hs = parse_handshake(&conn.read().await?)?;
@@ -392,6 +406,16 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     conn.seq = 0;
     let _ = conn.write(&[0x01]).await;
     if rows == 0 { Err(Down::new("query returned 0 rows")) } else { Ok(()) }
+}
+
+/// The check against a scripted server that sends `server` (then closes), as user "rha" with
+/// password "secret" and query "SELECT 1": for the fuzzer and the unit tests. Never panics;
+/// every outcome is up or down with a reason.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:3306".parse().unwrap());
+    let probe = Probe::new(spec, &target);
+    run_ready(session(&probe, Scripted::new(server), "rha", b"secret", Some("db"), "SELECT 1"))
+        .unwrap_or(Err(Down::new("would block")))
 }
 
 #[cfg(test)]

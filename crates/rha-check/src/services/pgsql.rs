@@ -15,12 +15,14 @@ use std::num::NonZeroU32;
 
 use md5::{Digest, Md5};
 use ring::{hmac, pbkdf2, rand::SecureRandom};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
+use crate::lines::{Scripted, run_ready};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
+use crate::spec::{CheckSpec, Target};
 
 /// The largest backend message we accept.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -34,7 +36,8 @@ pub fn parse_error(body: &[u8]) -> String {
     let (mut code, mut message) = (String::new(), String::new());
     for field in body.split(|&b| b == 0) {
         match field.split_first() {
-            Some((b'C', v)) => code = String::from_utf8_lossy(v).into_owned(),
+            // A SQLSTATE is five characters; a longer one is cut (a hostile server's).
+            Some((b'C', v)) => code = String::from_utf8_lossy(v).chars().take(16).collect(),
             Some((b'M', v)) => message = String::from_utf8_lossy(v).chars().take(160).collect(),
             _ => {}
         }
@@ -192,11 +195,17 @@ impl Scram {
         Ok(format!("{without_proof},p={}", base64_encode(&proof)))
     }
 
+    /// The signature the server must send back, once [`Scram::client_final`] has run (a
+    /// scripted server's final message is built from it).
+    pub fn server_signature(&self) -> Option<&[u8]> {
+        self.server_signature.as_deref()
+    }
+
     /// Checks the server-final message ("v=<signature>").
     pub fn verify_final(&self, server_final: &[u8]) -> Result<(), Down> {
         let text = String::from_utf8_lossy(server_final);
         if let Some(e) = text.strip_prefix("e=") {
-            return Err(Down(format!("login refused: SCRAM error {e}")));
+            return Err(Down(format!("login refused: SCRAM error {}", crate::lines::short(e))));
         }
         let sig = text.strip_prefix("v=").and_then(|v| base64_decode(v.trim_end()));
         match (&self.server_signature, sig) {
@@ -278,7 +287,22 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
     let database = spec.database.as_deref().filter(|d| !d.is_empty());
 
     probe.stage("connecting");
-    let mut s = connect_tcp(probe.target).await?;
+    let s = connect_tcp(probe.target).await?;
+    session(probe, s, user, password, database, query, nonce()?).await
+}
+
+/// The dialogue after the connection is made: startup, login (SCRAM with `client_nonce`),
+/// query, first row.
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    mut s: S,
+    user: &str,
+    password: &str,
+    database: Option<&str>,
+    query: &str,
+    client_nonce: String,
+) -> CheckResult {
+    let mut client_nonce = Some(client_nonce);
     probe.stage("logging in");
     s.write_all(&startup_message(user, database)).await?;
     let mut scram: Option<Scram> = None;
@@ -294,9 +318,15 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
                 }
                 Auth::Sasl(mechs) => {
                     if !mechs.iter().any(|m| m == "SCRAM-SHA-256") {
-                        return Err(Down(format!("login refused: no supported SASL mechanism in {mechs:?}")));
+                        let shown: Vec<String> =
+                            mechs.iter().take(3).map(|m| crate::lines::quoted(m)).collect();
+                        return Err(Down(format!(
+                            "login refused: no supported SASL mechanism in [{}]",
+                            shown.join(", ")
+                        )));
                     }
-                    let sc = Scram::new(nonce()?);
+                    let n = client_nonce.take().ok_or_else(|| Down::new("a second SASL start"))?;
+                    let sc = Scram::new(n);
                     let first = sc.client_first();
                     let mut b = cstring("SCRAM-SHA-256");
                     b.extend_from_slice(&(first.len() as u32).to_be_bytes());
@@ -353,6 +383,17 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         return Err(Down(format!("query failed: {e}")));
     }
     if data_rows.max(tagged) == 0 { Err(Down::new("query returned 0 rows")) } else { Ok(()) }
+}
+
+/// The check against a scripted server that sends `server` (then closes), as user "rha" with
+/// password "secret", query "SELECT 1" and the SCRAM client nonce "rhanonce": for the fuzzer
+/// and the unit tests. Never panics; every outcome is up or down with a reason.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:5432".parse().unwrap());
+    let probe = Probe::new(spec, &target);
+    let session =
+        session(&probe, Scripted::new(server), "rha", "secret", Some("db"), "SELECT 1", "rhanonce".into());
+    run_ready(session).unwrap_or(Err(Down::new("would block")))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{LineReader, MAX_REPLY_LINES, Scripted, run_ready, short};
+use crate::lines::{LineReader, MAX_REPLY_LINES, Scripted, quoted, run_ready, short};
 use crate::net::connect_tcp;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
@@ -59,7 +59,7 @@ pub fn parse_status(line: &str) -> Result<&str, Down> {
     if line.starts_with("-ERR") {
         return Err(Down(short(line).to_string()));
     }
-    Err(Down(format!("not a POP3 reply: {:?}", short(line))))
+    Err(Down(format!("not a POP3 reply: {}", quoted(line))))
 }
 
 async fn command<S: AsyncRead + AsyncWrite + Unpin>(

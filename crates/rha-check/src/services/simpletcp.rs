@@ -6,14 +6,15 @@
 //! reuse Perl's last match). Over UDP each datagram is matched line by line. The reply read
 //! is bounded by [`MAX_REPLY`]: a server that talks forever without a match is down.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
+use crate::lines::{Scripted, run_ready};
 use crate::net::{connect_tcp, connect_udp};
 use crate::outcome::CheckResult;
 use crate::receive::Receive;
 use crate::run::Probe;
-use crate::spec::Protocol;
+use crate::spec::{CheckSpec, Protocol, Target};
 
 /// The most reply bytes read.
 pub const MAX_REPLY: usize = 64 * 1024;
@@ -41,9 +42,19 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         }
     }
     probe.stage("connecting");
-    let mut stream = connect_tcp(probe.target).await?;
+    let stream = connect_tcp(probe.target).await?;
+    session(probe, stream, &request).await
+}
+
+/// The TCP dialogue after the connection is made: the request, then lines until one matches.
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    mut stream: S,
+    request: &[u8],
+) -> CheckResult {
+    let receive = probe.spec.receive.as_ref();
     probe.stage("sending the request");
-    stream.write_all(&request).await?;
+    stream.write_all(request).await?;
     // ldirectord half-closes: line servers that read to EOF answer then.
     stream.shutdown().await?;
     probe.stage("waiting for the reply");
@@ -72,6 +83,15 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
             )));
         }
     }
+}
+
+/// The TCP check against a scripted server that sends `server` (then closes): for the fuzzer
+/// and the unit tests.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:7".parse().unwrap());
+    let probe = Probe::new(spec, &target);
+    let request = request_bytes(spec.request.as_deref());
+    run_ready(session(&probe, Scripted::new(server), &request)).unwrap_or(Err(Down::new("would block")))
 }
 
 fn mismatch(receive: Option<&Receive>) -> Down {

@@ -13,14 +13,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
-use crate::lines::{LineReader, MAX_LINE};
+use crate::lines::{LineReader, MAX_LINE, Scripted, quoted, run_ready};
 use crate::net::{connect_tcp, connect_udp, random_bytes};
 use crate::outcome::CheckResult;
 use crate::run::Probe;
-use crate::spec::Protocol;
+use crate::spec::{CheckSpec, Protocol, Target};
 
 pub const MAX_HEADERS: usize = 128;
 pub const MAX_BODY: usize = 64 * 1024;
@@ -54,9 +54,20 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         return Err(Down::new("too many provisional SIP responses"));
     }
     probe.stage("connecting");
-    let mut stream = connect_tcp(probe.target).await?;
+    let stream = connect_tcp(probe.target).await?;
     let local = stream.local_addr()?;
     let request = build_options(spec.login.as_deref(), target, local, "TCP", branch, call_id);
+    session(probe, stream, &request, call_id).await
+}
+
+/// The TCP dialogue after the connection is made: OPTIONS, then responses until a final one
+/// (provisional ones and their bodies skipped, at most [`MAX_PROVISIONAL`]).
+pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    probe: &Probe<'_>,
+    mut stream: S,
+    request: &str,
+    call_id: &str,
+) -> CheckResult {
     probe.stage("sending OPTIONS");
     stream.write_all(request.as_bytes()).await?;
     probe.stage("waiting for the SIP response");
@@ -77,7 +88,7 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
                 return Err(Down(format!("more than {MAX_HEADERS} SIP header lines")));
             }
             if let Some(v) = header_value(&line, "content-length", "l") {
-                body_len = v.parse().map_err(|_| Down(format!("bad Content-Length {v:?}")))?;
+                body_len = v.parse().map_err(|_| Down(format!("bad Content-Length {}", quoted(v))))?;
             }
             head.push_str(&line);
             head.push('\n');
@@ -105,6 +116,24 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         }
     }
     Err(Down::new("too many provisional SIP responses"))
+}
+
+/// The Call-ID of [`check_scripted`]'s request.
+pub const SCRIPTED_CALL_ID: &str = "rhacallid";
+
+/// The TCP check against a scripted server that sends `server` (then closes), with Call-ID
+/// [`SCRIPTED_CALL_ID`]; and, as a UDP check would, each datagram-sized head of `server`
+/// through [`parse_response`]: for the fuzzer and the unit tests.
+pub fn check_scripted(spec: &CheckSpec, server: &[u8]) -> CheckResult {
+    let target = Target::new("192.0.2.1:5060".parse().unwrap());
+    let local = "192.0.2.9:5060".parse().unwrap();
+    let probe = Probe::new(spec, &target);
+    let request =
+        build_options(spec.login.as_deref(), target.addr, local, "TCP", "rhabranch", SCRIPTED_CALL_ID);
+    let udp = parse_response(head_of(server), SCRIPTED_CALL_ID).map(|_| ());
+    let tcp = run_ready(session(&probe, Scripted::new(server), &request, SCRIPTED_CALL_ID))
+        .unwrap_or(Err(Down::new("would block")));
+    udp.and(tcp)
 }
 
 fn judge(status: u16, head: &[u8], probe: &Probe<'_>) -> CheckResult {
@@ -174,8 +203,7 @@ pub fn parse_response(head: &[u8], call_id: &str) -> Result<Option<u16>, Down> {
     let text = String::from_utf8_lossy(head);
     let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
     let status_line = lines.next().unwrap_or("");
-    let bad =
-        || Down(format!("not a SIP status line: {:?}", status_line.chars().take(80).collect::<String>()));
+    let bad = || Down(format!("not a SIP status line: {}", quoted(status_line)));
     let rest = status_line.strip_prefix("SIP/2.0 ").ok_or_else(bad)?;
     let code = rest.get(..3).filter(|c| c.bytes().all(|b| b.is_ascii_digit())).ok_or_else(bad)?;
     if rest.len() > 3 && !rest[3..].starts_with(' ') {
