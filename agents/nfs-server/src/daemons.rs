@@ -96,3 +96,16 @@ pub fn holders(dir: &Path) -> Vec<(i32, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_paths_are_unescaped_and_root_is_mounted() {
+        assert_eq!(unescape("/srv/a\\040b\\134c"), "/srv/a b\\c");
+        assert!(is_mounted(Path::new("/proc"), Some("proc")));
+        assert!(!is_mounted(Path::new("/proc"), Some("ext4")));
+        assert!(pids("surely-no-such-daemon").is_empty());
+    }
+}

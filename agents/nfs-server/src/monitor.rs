@@ -61,3 +61,21 @@ pub fn monitor(cfg: &Config, _ctx: &Context) -> OcfResult<Status> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_dir_is_device_and_inode() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::os::unix::fs::symlink(&a, d.path().join("link")).unwrap();
+        assert!(same_dir(&a, &a));
+        assert!(same_dir(&d.path().join("link"), &a));
+        assert!(!same_dir(&a, &b));
+        assert!(!same_dir(&d.path().join("missing"), &a));
+    }
+}
