@@ -32,7 +32,7 @@ const RUN_DIR: &str = "/run/rha";
 
 /// Agents whose real work needs the VM tier's kernel (IPVS, md, nfsd): here only meta-data and
 /// a probe are checked; they run through ocf-tester in the VM tier.
-const VM_KERNEL_AGENTS: &[&str] = &["ipvs-service", "ldirectord", "mdraid", "nfs-export"];
+const VM_KERNEL_AGENTS: &[&str] = &["ipvs-service", "ldirectord", "mdraid", "nfs-export", "nfs-server"];
 
 // ---------------------------------------------------------------------------------------------
 // Commands

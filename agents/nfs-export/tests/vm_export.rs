@@ -12,7 +12,8 @@
 //! - two resources export one directory to two client specs; stopping one with
 //!   unlock_on_stop leaves the other working;
 //! - nfsd stopped behind the agent's back → monitor 1;
-//! - ocf-tester passes.
+//! - ocf-tester passes;
+//! - monitor cost against ocf:heartbeat:exportfs in the same VM (wall, CPU, child processes).
 
 #![cfg(feature = "vm-tier")]
 
@@ -268,4 +269,77 @@ fn ocf_tester_passes() {
         .unwrap();
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "ocf-tester: {out}");
+}
+
+/// What `runs` calls of `f` cost: wall time and CPU of the child processes per call (from
+/// getrusage), and pids consumed per call beyond the agent itself (ns_last_pid; the VM is
+/// otherwise idle, so this counts the processes the agent forks).
+fn cost(runs: u32, mut f: impl FnMut()) -> (f64, f64, f64) {
+    fn children_cpu() -> f64 {
+        // SAFETY: getrusage writes into the struct we pass.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+        let t = |v: libc::timeval| v.tv_sec as f64 * 1e3 + v.tv_usec as f64 / 1e3;
+        t(u.ru_utime) + t(u.ru_stime)
+    }
+    let last_pid = || -> i64 {
+        std::fs::read_to_string("/proc/sys/kernel/ns_last_pid").unwrap().trim().parse().unwrap()
+    };
+    let (cpu0, pid0, t0) = (children_cpu(), last_pid(), Instant::now());
+    for _ in 0..runs {
+        f();
+    }
+    let n = runs as f64;
+    (t0.elapsed().as_secs_f64() * 1e3 / n, (children_cpu() - cpu0) / n, (last_pid() - pid0) as f64 / n - 1.0)
+}
+
+#[test]
+fn monitor_cost_against_heartbeat_exportfs() {
+    server();
+    let upstream = "/usr/lib/ocf/resource.d/heartbeat/exportfs";
+    assert!(Path::new(upstream).exists(), "{upstream} missing (resource-agents)");
+    let run = tempfile::tempdir().unwrap();
+    let nfs = format!("{BASE}/fs/nfs");
+    let raid = format!("{BASE}/fs/raid");
+    let ours = Agent::new(
+        "cost",
+        run.path(),
+        &[("clientspec", "127.0.0.1"), ("directory", &nfs), ("fsid", "30"), ("options", "rw,sync")],
+    );
+    let theirs = |action: &str| -> i32 {
+        Command::new(upstream)
+            .arg(action)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("OCF_ROOT", "/usr/lib/ocf")
+            .env("OCF_RESOURCE_INSTANCE", "cost-upstream")
+            .env("HA_RSCTMP", run.path())
+            .env("CRM_meta_interval", "10000")
+            .env("CRM_meta_timeout", "60000")
+            .env("OCF_RESKEY_clientspec", "127.0.0.2")
+            .env("OCF_RESKEY_directory", &raid)
+            .env("OCF_RESKEY_fsid", "31")
+            .env("OCF_RESKEY_options", "rw,sync")
+            .output()
+            .unwrap()
+            .status
+            .code()
+            .unwrap_or(-1)
+    };
+    ours.expect("start", 0, 0);
+    assert_eq!(theirs("start"), 0, "ocf:heartbeat:exportfs start");
+    assert_eq!(theirs("monitor"), 0, "ocf:heartbeat:exportfs monitor");
+    const RUNS: u32 = 5;
+    let (w1, c1, p1) = cost(RUNS, || assert_eq!(ours.run("monitor", 10000).0, 0));
+    let (w2, c2, p2) = cost(RUNS, || assert_eq!(theirs("monitor"), 0));
+    eprintln!(
+        "monitor per call ({RUNS} calls, TCG VM): ocf:rha:nfs-export {w1:.1} ms wall, {c1:.1} ms CPU, {p1:.1} child processes; \
+         ocf:heartbeat:exportfs {w2:.1} ms wall, {c2:.1} ms CPU, {p2:.1} child processes"
+    );
+    assert_eq!(theirs("stop"), 0, "ocf:heartbeat:exportfs stop");
+    ours.expect("stop", 0, 0);
+    ours.expect("monitor", 10000, 7);
+    // Ours reads the tables as files: no exportfs, grep or shell per monitor.
+    assert!(p1 < 0.5, "ocf:rha:nfs-export forked {p1:.1} processes per monitor");
+    assert!(c1 < c2, "ours {c1:.1} ms CPU per monitor, upstream {c2:.1} ms");
 }

@@ -1,0 +1,43 @@
+//! validate-all: the binaries (by absolute lookup).
+
+use std::path::PathBuf;
+
+use ocf_shim::{Context, OcfError, OcfResult};
+
+use crate::params::Config;
+
+pub struct Binaries {
+    pub rpcbind: PathBuf,
+    pub nfsd: PathBuf,
+    pub mountd: PathBuf,
+    pub statd: Option<PathBuf>,
+    pub sm_notify: Option<PathBuf>,
+}
+
+fn find(name: &str, pkg: &str) -> OcfResult<PathBuf> {
+    ocf_shim::process::find_binary(name)
+        .ok_or_else(|| OcfError::installed(format!("{name} is not installed (Debian: {pkg})")))
+}
+
+pub fn binaries(cfg: &Config) -> OcfResult<Binaries> {
+    Ok(Binaries {
+        rpcbind: find("rpcbind", "rpcbind")?,
+        nfsd: find("rpc.nfsd", "nfs-kernel-server")?,
+        mountd: find("rpc.mountd", "nfs-kernel-server")?,
+        statd: if cfg.v4_only { None } else { Some(find("rpc.statd", "nfs-common")?) },
+        sm_notify: if cfg.v4_only { None } else { Some(find("sm-notify", "nfs-common")?) },
+    })
+}
+
+pub fn validate(cfg: &Config, _ctx: &Context) -> OcfResult<()> {
+    binaries(cfg)?;
+    if let Some(d) = &cfg.infodir {
+        if !d.is_dir() {
+            return Err(OcfError::installed(format!(
+                "nfs_shared_infodir {} is not a directory on this node (is its filesystem mounted?)",
+                d.display()
+            )));
+        }
+    }
+    Ok(())
+}
