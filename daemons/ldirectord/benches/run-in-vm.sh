@@ -5,6 +5,7 @@
 #
 #   daemons/ldirectord/benches/run-in-vm.sh                   100 and 1,000 reals
 #   RHA_BENCH_REALS=100 daemons/ldirectord/benches/run-in-vm.sh
+#   RHA_BENCH_DAEMONS=ours,keepalived daemons/ldirectord/benches/run-in-vm.sh
 #
 # Honours CARGO_TARGET_DIR.
 set -eu
@@ -19,4 +20,5 @@ for line in sys.stdin:
         print(m["executable"])')
 [ -n "$exe" ] || { echo "run-in-vm: the benchmark did not build" >&2; exit 1; }
 cargo build -q -p rha-harness --bin rha-vm
-exec "$target/debug/rha-vm" run --timeout 2400 env RHA_BENCH_REALS="${RHA_BENCH_REALS:-100,1000}" "$exe" --bench
+exec "$target/debug/rha-vm" run --timeout 2400 env RHA_BENCH_REALS="${RHA_BENCH_REALS:-100,1000}" \
+    RHA_BENCH_DAEMONS="${RHA_BENCH_DAEMONS:-ours,keepalived,perl}" "$exe" --bench

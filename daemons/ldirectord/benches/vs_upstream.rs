@@ -284,9 +284,20 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![100, 1000]);
+    // RHA_BENCH_DAEMONS=ours,keepalived,perl (default: all three).
+    let daemons: Vec<Daemon> = std::env::var("RHA_BENCH_DAEMONS")
+        .unwrap_or_else(|_| "ours,keepalived,perl".into())
+        .split(',')
+        .filter_map(|d| match d.trim() {
+            "ours" => Some(Daemon::Ours),
+            "keepalived" => Some(Daemon::Keepalived),
+            "perl" => Some(Daemon::Perl),
+            _ => None,
+        })
+        .collect();
     let mut results = Vec::new();
     for &n in &sizes {
-        for d in [Daemon::Ours, Daemon::Keepalived, Daemon::Perl] {
+        for &d in &daemons {
             let r = run(d, n, dir.path());
             println!(
                 "{:>18} {:>5} reals: all up {}; steady CPU {:.1}% of a core, RSS {:.1} MiB",
