@@ -1,0 +1,2 @@
+//! VM tier (placeholder, filled below).
+#![cfg(feature = "vm-tier")]
