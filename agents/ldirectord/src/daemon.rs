@@ -213,10 +213,46 @@ pub fn is_ldirectord(pid: i32) -> bool {
     ocf_shim::process::proc_cmdline(pid).is_some_and(|c| c.iter().any(|a| a.contains("ldirectord")))
 }
 
+/// Whether `pid` runs this agent's daemon binary, not merely something called ldirectord
+/// (upstream's Perl ldirectord uses the same pid file for the same configuration name, and is
+/// never killed by this agent).
+pub fn is_ours(pid: i32, binary: &Path) -> bool {
+    let name = binary.file_name();
+    let exe = ocf_shim::process::proc_exe(pid);
+    // A replaced binary shows as "rha-ldirectord (deleted)".
+    let exe_matches = exe.as_deref().and_then(Path::file_name).is_some_and(|f| {
+        Some(f) == name || name.is_some_and(|n| f.to_string_lossy().starts_with(&*n.to_string_lossy()))
+    });
+    exe_matches
+        || ocf_shim::process::proc_cmdline(pid)
+            .and_then(|c| c.into_iter().next())
+            .is_some_and(|a0| a0.contains("rha-ldirectord"))
+}
+
+/// A `#!` script is not rha-ldirectord (upstream's ldirectord is a Perl script).
+pub fn is_script(binary: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(binary).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"#!"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn our_processes_and_scripts() {
+        let me = std::process::id() as i32;
+        let exe = std::env::current_exe().unwrap();
+        assert!(is_ours(me, &exe));
+        assert!(!is_ours(me, Path::new("/usr/sbin/rha-ldirectord")));
+        let dir = tempfile::tempdir().unwrap();
+        let perl = dir.path().join("ldirectord");
+        std::fs::write(&perl, "#!/usr/bin/perl\n").unwrap();
+        assert!(is_script(&perl));
+        assert!(!is_script(&exe));
+    }
 
     #[test]
     fn file_layout_is_the_daemons() {

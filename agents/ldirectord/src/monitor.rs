@@ -76,6 +76,13 @@ pub fn check(cfg: &Config, report: &Report) -> OcfResult<()> {
                 if stale_pid_file { " (stale pid file)" } else { "" }
             )))
         }
+        Process::Running { pid, .. } if !daemon::is_ours(pid as i32, &cfg.binary) => {
+            Err(OcfError::generic(format!(
+                "{} names pid {pid}, an ldirectord that is not {} (upstream's?)",
+                daemon::pid_file(name).display(),
+                cfg.binary.display()
+            )))
+        }
         Process::Running { pid, has_status: false } => Err(OcfError::generic(format!(
             "rha-ldirectord ({name}) runs as pid {pid} but has written no status file of its own ({})",
             daemon::status_file(name).display()

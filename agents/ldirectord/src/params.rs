@@ -111,6 +111,13 @@ impl Config {
                 "the daemon {daemon} is not installed or not executable (parameter ldirectord)"
             ))
         })?;
+        if crate::daemon::is_script(&binary) {
+            return Err(OcfError::configured(format!(
+                "{} is a script, not rha-ldirectord (upstream's Perl ldirectord is not supported by \
+                 ocf:rha:ldirectord: use ocf:heartbeat:ldirectord for it)",
+                binary.display()
+            )));
+        }
         let config = lookup_in(etc, &configfile);
         let missing_config = (!config.is_file()).then(|| {
             OcfError::installed(if configfile.starts_with('/') {
@@ -190,6 +197,18 @@ mod tests {
         let e = Config::from_params_in(&p, &ctx(Action::Stop), etc.path()).unwrap_err();
         assert_eq!(e.code, OcfCode::ErrInstalled);
         assert!(e.reason.contains("/nonexistent/rha-ldirectord"), "{}", e.reason);
+    }
+
+    #[test]
+    fn upstreams_perl_daemon_is_refused() {
+        let etc = tempfile::tempdir().unwrap();
+        let perl = etc.path().join("ldirectord");
+        std::fs::write(&perl, "#!/usr/bin/perl\n").unwrap();
+        std::fs::set_permissions(&perl, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let p = params(&[("ldirectord", perl.to_str().unwrap())]);
+        let e = Config::from_params_in(&p, &ctx(Action::Start), etc.path()).unwrap_err();
+        assert_eq!(e.code, OcfCode::ErrConfigured);
+        assert!(e.reason.contains("not rha-ldirectord"), "{}", e.reason);
     }
 
     #[test]

@@ -36,6 +36,16 @@ pub fn stop(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     let name = report.name.clone();
     if let Process::Running { pid, has_status } = report.process() {
         let pid_i = pid as i32;
+        if !daemon::is_ours(pid_i, &cfg.binary) {
+            // Upstream's ldirectord for a configuration of the same name (same pid file): not
+            // this resource's daemon, never stopped or killed by it.
+            ocf_shim::warn!(
+                "pid {pid} in {} is not {} (upstream's ldirectord?): left alone",
+                daemon::pid_file(&name).display(),
+                cfg.binary.display()
+            );
+            return Ok(());
+        }
         let age = report.heartbeat_age(daemon::now());
         let hung = !has_status || age.is_none_or(|a| a > HUNG_AFTER.as_secs_f64());
         let mut gone = false;

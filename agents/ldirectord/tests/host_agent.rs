@@ -176,5 +176,33 @@ fn a_stale_pid_file_naming_another_live_process_fails_monitor_and_is_never_kille
     i.probe().expect(7);
     i.stop().expect(0);
     assert!(!Path::new(&pidf).exists());
+    // Upstream's Perl ldirectord for a configuration of the same name uses the same pid file:
+    // it is "an ldirectord", but not ours, and is never stopped or killed.
+    let mut upstream = Command::new("bash").args(["-c", "exec -a ldirectord sleep 60"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::write(&pidf, format!("{}\n", upstream.id())).unwrap();
+    i.monitor().expect_reason(1, "not");
+    let o = i.stop();
+    o.expect(0);
+    assert!(o.stderr.contains("left alone"), "{o}");
+    assert!(upstream.try_wait().unwrap().is_none(), "stop killed upstream's ldirectord");
+    upstream.kill().unwrap();
+    upstream.wait().unwrap();
+    let _ = std::fs::remove_file(&pidf);
     let _ = daemon_path();
+}
+
+#[test]
+fn upstreams_perl_ldirectord_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = ns();
+    let perl = dir.path().join("ldirectord");
+    std::fs::write(&perl, "#!/usr/bin/perl\nexit 0;\n").unwrap();
+    std::fs::set_permissions(&perl, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cf = config(dir.path(), "perl", GOOD);
+    let i = Instance::new("p", &cf).netns(n.name()).param("ldirectord", perl.as_os_str());
+    i.run("validate-all").expect_reason(6, "not rha-ldirectord");
+    i.start().expect_reason(6, "not rha-ldirectord");
+    i.probe().expect(7);
+    i.stop().expect(0);
 }
