@@ -1,5 +1,9 @@
 //! Upstream ldirectord's command line:
-//! `rha-ldirectord [-d|--debug] [--prometheus FILE] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status [--json]`
+//! `rha-ldirectord [-d|--debug] [--prometheus FILE] [--] [configfile] start|stop|restart|try-restart|reload|force-reload|status [--json]|configtest`
+//!
+//! `configtest` (ours, as apachectl's): parse the file as `start` would, print its warnings,
+//! exit 0, or print the first error (`file:line: message`) and exit 2. The OCF agent's
+//! validate-all runs it, so agent and daemon never disagree about the grammar.
 //!
 //! Exit codes as upstream (upstream-agents.md §7): running → start 0, stop 0, reload 0,
 //! status 0; not running → stop/try-restart 0, status 1 with a stale pid file else 3,
@@ -18,7 +22,7 @@ use crate::daemon::{Command, Daemon, OnReady, Options, Paths, log};
 use crate::model::Config;
 
 const USAGE: &str = "usage: rha-ldirectord [-d|--debug] [--prometheus FILE] [--] [configfile] \
-start|stop|restart|try-restart|reload|force-reload|status [--json]";
+start|stop|restart|try-restart|reload|force-reload|status [--json]|configtest";
 
 /// How long `stop` waits for the daemon to clean up and exit.
 const STOP_LIMIT: Duration = Duration::from_secs(60);
@@ -127,6 +131,7 @@ pub fn main() -> i32 {
         }
         "reload" | "force-reload" => reload(&path, &name),
         "status" => status(&name, args.json),
+        "configtest" => configtest(&path),
         other => {
             eprintln!("rha-ldirectord: unknown command {other:?}\n{USAGE}");
             2
@@ -144,6 +149,20 @@ fn load(path: &Path) -> Result<Config, i32> {
         eprintln!("rha-ldirectord: warning: {w}");
     }
     Ok(c)
+}
+
+fn configtest(path: &Path) -> i32 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(rc) => return rc,
+    };
+    println!(
+        "{}: syntax OK ({} virtual services, {} real servers)",
+        path.display(),
+        config.virtuals.len(),
+        config.virtuals.iter().map(|v| v.reals.len()).sum::<usize>()
+    );
+    0
 }
 
 fn start(path: &Path, name: &str, debug: bool, prometheus: Option<PathBuf>) -> i32 {
