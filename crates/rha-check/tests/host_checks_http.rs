@@ -1,5 +1,6 @@
 //! Host tier: service=http and https against a real apache2 in the server namespace (its own
-//! config, self-signed certificate, document root in a temp dir), IPv4 and IPv6.
+//! config, self-signed certificate, document root in a temp dir), IPv4 and IPv6; and
+//! service=http_proxy against the same apache2 as a forward proxy (mod_proxy, port 3128).
 
 mod support;
 
@@ -42,15 +43,19 @@ impl<'a> Apache<'a> {
              LoadModule dir_module {MODULES}/mod_dir.so\n\
              LoadModule socache_shmcb_module {MODULES}/mod_socache_shmcb.so\n\
              LoadModule ssl_module {MODULES}/mod_ssl.so\n\
+             LoadModule proxy_module {MODULES}/mod_proxy.so\n\
+             LoadModule proxy_http_module {MODULES}/mod_proxy_http.so\n\
              User www-data\nGroup www-data\n\
              Listen {SERVER_V4}:8080\nListen [{SERVER_V6}]:8080\n\
              Listen {SERVER_V4}:8443\nListen [{SERVER_V6}]:8443\n\
+             Listen {SERVER_V4}:3128\nListen [{SERVER_V6}]:3128\n\
              ErrorLog {d}/log/error.log\nLogLevel warn\n\
              DocumentRoot {d}/www\nDirectoryIndex index.html\n\
              <Directory {d}/www>\n  Require all granted\n</Directory>\n\
              SSLSessionCache shmcb:{d}/run/ssl_scache(512000)\n\
              <VirtualHost *:8443>\n  SSLEngine on\n  SSLCertificateFile {d}/tls/cert.pem\n  \
-             SSLCertificateKeyFile {d}/tls/key.pem\n</VirtualHost>\n"
+             SSLCertificateKeyFile {d}/tls/key.pem\n</VirtualHost>\n\
+             <VirtualHost *:3128>\n  ProxyRequests On\n  ProxyTimeout 5\n  <Proxy \"*\">\n    Require all granted\n  </Proxy>\n</VirtualHost>\n"
         );
         let conf_path = format!("{d}/httpd.conf");
         std::fs::write(&conf_path, conf)?;
@@ -58,6 +63,7 @@ impl<'a> Apache<'a> {
         let apache = Apache { net, conf: conf_path, pid_file: format!("{d}/run/httpd.pid") };
         net.wait_listening(8080, Duration::from_secs(20))?;
         net.wait_listening(8443, Duration::from_secs(20))?;
+        net.wait_listening(3128, Duration::from_secs(20))?;
         Ok(apache)
     }
 
@@ -71,7 +77,7 @@ impl<'a> Apache<'a> {
             || Ok((!Path::new(&pid_file).exists()).then_some(())),
         );
         // The pid file goes before the children close the listening sockets.
-        for port in [8080, 8443] {
+        for port in [8080, 8443, 3128] {
             let _ = self.net.wait_closed(port, Duration::from_secs(20));
         }
     }
@@ -90,7 +96,7 @@ fn spec(service: Service) -> CheckSpec {
 }
 
 #[test]
-fn http_and_https_up_and_down_on_both_families() -> anyhow::Result<()> {
+fn http_https_and_http_proxy_up_and_down_on_both_families() -> anyhow::Result<()> {
     let net = Net::new("chkhttp")?;
     let dir = tempfile::tempdir()?;
     let apache = Apache::start(&net, dir.path())?;
@@ -118,6 +124,31 @@ fn http_and_https_up_and_down_on_both_families() -> anyhow::Result<()> {
             assert_eq!(out.reason, "HTTP 404");
         }
     }
+    // http_proxy: the real is the proxy, the request an absolute URL it fetches (here from
+    // the same apache2's port 8080).
+    for (target, origin) in [
+        (net.v4(3128), format!("http://{SERVER_V4}:8080")),
+        (net.v6(3128), format!("http://[{SERVER_V6}]:8080")),
+    ] {
+        let mut s = spec(Service::HttpProxy);
+        s.request = Some(format!("{origin}/index.html"));
+        s.receive = Some(Receive::new("it works: ok").unwrap());
+        let out = net.check(&s, target);
+        assert!(out.up, "http_proxy {target:?}: {out:?}");
+        s.receive = Some(Receive::new("not there").unwrap());
+        assert_eq!(net.check(&s, target).reason, "receive /not there/ not in body");
+        s.receive = None;
+        s.request = Some(format!("{origin}/missing.html"));
+        assert_eq!(net.check(&s, target).reason, "HTTP 404", "http_proxy {target:?}");
+        // The origin behind the proxy is down: the proxy's 502/503 is the real's answer.
+        s.request = Some(origin.replace(":8080", ":8081") + "/");
+        let out = net.check(&s, target);
+        assert!(
+            !out.up && out.reason.starts_with("HTTP 50"),
+            "http_proxy to a dead origin {target:?}: {out:?}"
+        );
+    }
+
     // Plain HTTP to the TLS port is answered with 400 by apache: down with the status.
     let out = net.check(&spec(Service::Http), net.v4(8443));
     assert!(!out.up && out.reason == "HTTP 400", "{out:?}");
@@ -138,5 +169,7 @@ fn http_and_https_up_and_down_on_both_families() -> anyhow::Result<()> {
         assert!(!out.up);
         assert_eq!(out.reason, "connect refused", "{target:?}");
     }
+    let out = net.check(&spec(Service::HttpProxy), net.v4(3128));
+    assert_eq!((out.up, out.reason.as_str()), (false, "connect refused"), "http_proxy stopped");
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Host tier: service=simpletcp and service=sip against responders written here (Python 3,
-//! on every machine of this project) in the server namespace, over TCP and UDP, IPv4 and IPv6.
+//! on every machine of this project) in the server namespace, over TCP and UDP, IPv4 and IPv6,
+//! and service=nntp against an NNTP responder written here too (RFC 3977's greeting and QUIT:
+//! all ldirectord's check speaks; Debian's inn2 would be a whole news server for one banner).
 
 mod daemon;
 mod support;
@@ -51,6 +53,12 @@ def sip_udp(d):
 threading.Thread(target=serve_tcp, args=(sock(socket.SOCK_STREAM, 7100), line_tcp), daemon=True).start()
 threading.Thread(target=serve_udp, args=(sock(socket.SOCK_DGRAM, 7100), lambda d: [b"OK " + d]), daemon=True).start()
 threading.Thread(target=serve_tcp, args=(sock(socket.SOCK_STREAM, 5060), sip_tcp), daemon=True).start()
+def nntp_tcp(c, banner):
+    c.sendall(banner); f = c.makefile("rb"); line = f.readline()
+    if line.strip().upper() == b"QUIT": c.sendall(b"205 closing connection\r\n")
+    c.close()
+threading.Thread(target=serve_tcp, args=(sock(socket.SOCK_STREAM, 119), lambda c: nntp_tcp(c, b"200 news.rha-test InterNetNews ready (posting ok)\r\n")), daemon=True).start()
+threading.Thread(target=serve_tcp, args=(sock(socket.SOCK_STREAM, 1119), lambda c: nntp_tcp(c, b"400 too busy, try later\r\n")), daemon=True).start()
 serve_udp(sock(socket.SOCK_DGRAM, 5060), sip_udp)
 "#;
 
@@ -66,7 +74,7 @@ fn targets(net: &Net, port: u16) -> [Target; 2] {
 }
 
 #[test]
-fn simpletcp_and_sip_up_and_down_over_tcp_and_udp() -> anyhow::Result<()> {
+fn simpletcp_sip_and_nntp_up_and_down() -> anyhow::Result<()> {
     let net = Net::new("chklines")?;
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("responders.py");
@@ -80,7 +88,26 @@ fn simpletcp_and_sip_up_and_down_over_tcp_and_udp() -> anyhow::Result<()> {
     )?;
     net.wait_listening(7100, Duration::from_secs(10))?;
     net.wait_listening(5060, Duration::from_secs(10))?;
+    net.wait_listening(119, Duration::from_secs(10))?;
+    net.wait_listening(1119, Duration::from_secs(10))?;
     wait_udp(&net.server, 5060, Duration::from_secs(10))?;
+
+    // NNTP: the greeting decides; receive (ours; ldirectord ignores it) is matched against it.
+    for target in targets(&net, 119) {
+        let mut s = spec(Service::Nntp, Protocol::Tcp);
+        let out = net.check(&s, target);
+        assert!(out.up, "nntp {target:?}: {out:?}");
+        s.receive = Some(Receive::new("InterNetNews").unwrap());
+        assert!(net.check(&s, target).up, "nntp receive {target:?}");
+        s.receive = Some(Receive::new("^Leafnode").unwrap());
+        let out = net.check(&s, target);
+        assert!(!out.up && out.reason.contains("Leafnode"), "{out:?}");
+    }
+    for target in targets(&net, 1119) {
+        let out = net.check(&spec(Service::Nntp, Protocol::Tcp), target);
+        assert!(!out.up);
+        assert_eq!(out.reason, "NNTP banner 400 too busy, try later", "{target:?}");
+    }
 
     for protocol in [Protocol::Tcp, Protocol::Udp] {
         for target in targets(&net, 7100) {
@@ -113,6 +140,9 @@ fn simpletcp_and_sip_up_and_down_over_tcp_and_udp() -> anyhow::Result<()> {
     }
 
     net.blackhole()?;
+    let out = net.check(&spec(Service::Nntp, Protocol::Tcp), net.v4(119));
+    assert_eq!((out.up, out.reason.as_str()), (false, "timeout after 2 s connecting"), "nntp black-holed");
+    assert!(out.latency < Duration::from_secs(3), "{out:?}");
     for (service, port) in [(Service::SimpleTcp, 7100), (Service::Sip, 5060)] {
         for (protocol, stage) in [(Protocol::Tcp, "connecting"), (Protocol::Udp, "")] {
             let mut s = spec(service, protocol);
@@ -133,6 +163,10 @@ fn simpletcp_and_sip_up_and_down_over_tcp_and_udp() -> anyhow::Result<()> {
     net.unblackhole()?;
 
     server.stop();
+    for target in targets(&net, 119) {
+        let out = net.check(&spec(Service::Nntp, Protocol::Tcp), target);
+        assert_eq!((out.up, out.reason.as_str()), (false, "connect refused"), "nntp stopped {target:?}");
+    }
     for (service, port) in [(Service::SimpleTcp, 7100), (Service::Sip, 5060)] {
         for protocol in [Protocol::Tcp, Protocol::Udp] {
             for target in targets(&net, port) {
