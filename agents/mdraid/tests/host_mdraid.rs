@@ -59,6 +59,7 @@ fn meta_data_is_valid_and_names_the_aliases() {
     }
     assert!(m.stdout.contains("Deprecated alias of mdadm_conf"));
     assert!(m.stdout.contains("OCF_DEGRADED (190)"));
+    assert!(m.stdout.contains("depth=\"10\""), "meta-data lacks the level-10 monitor");
     let m11 = i.run_with("meta-data", &[("OCF_RA_VERSION_MAJOR", "1"), ("OCF_RA_VERSION_MINOR", "1")]);
     expect(&m11, 0, "meta-data 1.1");
     if Path::new("/usr/share/pcs/data/ocf-1.1.rng").exists() {
