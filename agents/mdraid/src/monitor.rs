@@ -70,12 +70,11 @@ pub fn assess(name: &str, sys: Option<&MdSysfs>, stat: Option<&MdstatArray>) -> 
 
 fn progress(s: &MdSysfs, stat: Option<&MdstatArray>) -> Option<String> {
     let action = s.sync_action.as_deref().filter(|a| !matches!(*a, "idle" | "frozen"))?;
-    let pct = match (s.sync_completed, stat.and_then(|m| m.progress.as_ref())) {
-        (Some((d, t)), _) if t > 0 => format!("{:.1}%", d as f64 * 100.0 / t as f64),
-        (_, Some((_, p))) => format!("{p:.1}%"),
-        _ => "pending".to_string(),
-    };
-    Some(format!("{action} {pct} done"))
+    Some(match (s.sync_completed, stat.and_then(|m| m.progress.as_ref())) {
+        (Some((d, t)), _) if t > 0 => format!("{action} {:.1}% done", d as f64 * 100.0 / t as f64),
+        (_, Some((_, p))) => format!("{action} {p:.1}% done"),
+        _ => format!("{action} pending"),
+    })
 }
 
 /// The health of every array of the instance, by device as given.
