@@ -6,7 +6,7 @@
 //! - [`mdstat`], [`mdconf`], [`sysfs`]: pure parsers of /proc/mdstat, mdadm.conf and md sysfs.
 //! - [`array`]: the conf, the device list and kernel names, shared by the operations.
 //! - [`start`] / [`stop`] / [`monitor`] / [`validate`]: the operations; [`holders`] finds who
-//!   keeps an array busy; [`tools`] runs mdadm and udevadm within the deadline.
+//!   keeps an array busy; [`readcheck`] is monitor level 10's O_DIRECT read; [`tools`] runs mdadm and udevadm within the deadline.
 //!
 //! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
 
@@ -16,6 +16,7 @@ pub mod mdconf;
 pub mod mdstat;
 pub mod monitor;
 pub mod params;
+pub mod readcheck;
 pub mod start;
 pub mod stop;
 pub mod sysfs;

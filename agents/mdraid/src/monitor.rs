@@ -1,11 +1,13 @@
 //! Monitor: /proc/mdstat and /sys/block/mdX/md only, never an mdadm process (it runs every
-//! few seconds on every node). [`assess`] is pure over what was read, so it is unit-tested.
+//! few seconds on every node); level 10 adds [`readcheck`]'s O_DIRECT read of each array.
+//! [`assess`] is pure over what was read, so it is unit-tested.
 
 use ocf_shim::{Context, OcfCode, OcfError, OcfResult, Status};
 
 use crate::array::{self, Roots};
 use crate::mdstat::{self, MdstatArray};
 use crate::params::Config;
+use crate::readcheck;
 use crate::sysfs::{self, ArrayState, MdSysfs};
 
 /// What one array is doing.
@@ -68,12 +70,11 @@ pub fn assess(name: &str, sys: Option<&MdSysfs>, stat: Option<&MdstatArray>) -> 
 
 fn progress(s: &MdSysfs, stat: Option<&MdstatArray>) -> Option<String> {
     let action = s.sync_action.as_deref().filter(|a| !matches!(*a, "idle" | "frozen"))?;
-    let pct = match (s.sync_completed, stat.and_then(|m| m.progress.as_ref())) {
-        (Some((d, t)), _) if t > 0 => format!("{:.1}%", d as f64 * 100.0 / t as f64),
-        (_, Some((_, p))) => format!("{p:.1}%"),
-        _ => "pending".to_string(),
-    };
-    Some(format!("{action} {pct} done"))
+    Some(match (s.sync_completed, stat.and_then(|m| m.progress.as_ref())) {
+        (Some((d, t)), _) if t > 0 => format!("{action} {:.1}% done", d as f64 * 100.0 / t as f64),
+        (_, Some((_, p))) => format!("{action} {p:.1}% done"),
+        _ => format!("{action} pending"),
+    })
 }
 
 /// The health of every array of the instance, by device as given.
@@ -119,6 +120,12 @@ pub fn monitor(cfg: &Config, ctx: &Context) -> OcfResult<Status> {
             Health::Degraded(why) => degraded.push(why.clone()),
             Health::Syncing(what) => ocf_shim::info!("{what}"),
             Health::Clean | Health::Absent => {}
+        }
+    }
+    if ctx.check_level >= 10 {
+        for (dev, _) in &all {
+            readcheck::read_within(dev, ctx.deadline.remaining())
+                .map_err(|f| OcfError::generic(f.report(dev)))?;
         }
     }
     if degraded.is_empty() {

@@ -58,6 +58,7 @@ static ACTIONS: &[ActionSpec] = &[
     ActionSpec::new("start", "20s"),
     ActionSpec::new("stop", "20s"),
     ActionSpec::new("monitor", "20s").interval("10s").depth(0),
+    ActionSpec::new("monitor", "20s").interval("60s").depth(10),
     ActionSpec::new("validate-all", "5s"),
     ActionSpec::new("meta-data", "5s"),
 ];
@@ -70,7 +71,10 @@ pub static INFO: AgentInfo = AgentInfo {
                Monitor reads /proc/mdstat and /sys/block/mdX/md only (no mdadm process): a \
                degraded array that still serves is running, with a warning naming the missing \
                or faulty members, or OCF_DEGRADED (190) when the caller speaks OCF 1.1; a \
-               failed, inactive or read-only array is an error (1). Parameters are \
+               failed, inactive or read-only array is an error (1). OCF_CHECK_LEVEL=10 adds \
+               an O_DIRECT read of the first block of each array, bounded by the operation's \
+               timeout: a read error or a read that does not return is an error (1) naming \
+               the device and the errno. Parameters are \
                ocf:heartbeat:mdraid's; raidconf, raiddev, homehost and udev are aliases from \
                ocf:heartbeat:Raid1.",
     parameters: PARAMETERS,

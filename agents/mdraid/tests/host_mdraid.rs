@@ -59,6 +59,7 @@ fn meta_data_is_valid_and_names_the_aliases() {
     }
     assert!(m.stdout.contains("Deprecated alias of mdadm_conf"));
     assert!(m.stdout.contains("OCF_DEGRADED (190)"));
+    assert!(m.stdout.contains("depth=\"10\""), "meta-data lacks the level-10 monitor");
     let m11 = i.run_with("meta-data", &[("OCF_RA_VERSION_MAJOR", "1"), ("OCF_RA_VERSION_MINOR", "1")]);
     expect(&m11, 0, "meta-data 1.1");
     if Path::new("/usr/share/pcs/data/ocf-1.1.rng").exists() {
@@ -136,4 +137,42 @@ fn hostile_parameter_values_give_clean_codes_with_reasons() {
         .param("md_dev", std::ffi::OsString::from_vec(b"/dev/md\xff".to_vec()));
     let v = i.run("validate-all");
     expect(&v, 6, "non-UTF-8 md_dev");
+}
+
+/// Differential, upstream-agents.md §13.2: ocf:heartbeat:mdraid's validate-all runs a
+/// top-level `return`, which dash forgives (0) and bash as /bin/sh (RHEL, SUSE) does not:
+/// "return: can only `return' from a function or sourced script", exit 2. Ours is no shell
+/// script; it answers 0 for the same configuration also with bash as the `sh` on its PATH.
+#[test]
+fn validate_all_is_0_with_bash_as_sh_where_upstream_gives_2() {
+    const UPSTREAM: &str = "/usr/lib/ocf/resource.d/heartbeat/mdraid";
+    assert!(Path::new(UPSTREAM).exists(), "{UPSTREAM} missing (resource-agents)");
+    let bash = Path::new("/bin/bash");
+    assert!(bash.exists(), "bash missing");
+    let d = tempfile::tempdir().unwrap();
+    // bash started as `sh` runs in POSIX mode, as /bin/sh is on RHEL and SUSE.
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(bash, bin.join("sh")).unwrap();
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    let i = Instance::new("md").param("mdadm_conf", conf(d.path())).param("md_dev", "/dev/md1");
+    // The environment of the agent's own invocation, for `<sh> <upstream> validate-all`.
+    let env = i.command_of(UPSTREAM, "validate-all", &[("PATH", &path)]);
+    let run = |sh: &Path| {
+        let mut c = Command::new(sh);
+        c.arg(UPSTREAM).arg("validate-all").env_clear().stdin(Stdio::null());
+        c.envs(env.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+        c.output().unwrap()
+    };
+    let dash = run(Path::new("/bin/dash"));
+    assert_eq!(dash.status.code(), Some(0), "upstream under dash: {dash:?}");
+    let bashsh = run(&bin.join("sh"));
+    assert_eq!(
+        bashsh.status.code(),
+        Some(2),
+        "upstream under bash as sh no longer gives 2 (§13.2 fixed? update this test): {bashsh:?}"
+    );
+    assert!(String::from_utf8_lossy(&bashsh.stderr).contains("can only `return'"), "{bashsh:?}");
+    let ours = i.run_with("validate-all", &[("PATH", &path)]);
+    expect(&ours, 0, "ours, bash as the sh on PATH");
 }

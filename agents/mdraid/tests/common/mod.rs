@@ -39,7 +39,12 @@ impl Instance {
 
     /// The environment is cleared first (as pcs does), so nothing of the test's leaks in.
     pub fn command(&self, action: &str, extra: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(agent_path());
+        self.command_of(agent_path(), action, extra)
+    }
+
+    /// The same invocation of another agent program (e.g. ocf:heartbeat:mdraid, to compare).
+    pub fn command_of(&self, exe: &str, action: &str, extra: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(exe);
         c.arg(action).env_clear();
         c.env("OCF_ROOT", "/usr/lib/ocf").env("OCF_RESOURCE_INSTANCE", &self.name);
         c.env("OCF_RESKEY_CRM_meta_timeout", "20000");
@@ -85,6 +90,10 @@ impl Instance {
                 ("OCF_RA_VERSION_MINOR", "1"),
             ],
         )
+    }
+    /// A recurring monitor at OCF_CHECK_LEVEL=10 (interval 60 s, as the meta-data advertises).
+    pub fn monitor10(&self) -> Outcome {
+        self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "60000"), ("OCF_CHECK_LEVEL", "10")])
     }
     pub fn probe(&self) -> Outcome {
         self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "0")])
