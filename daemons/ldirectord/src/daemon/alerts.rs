@@ -81,8 +81,9 @@ impl Alerts {
         compose(v, subject, &change.reason, who)
     }
 
-    /// Reminders for reals still down after `emailalertfreq`. `down(v, real)` says whether a
-    /// real is still down now; entries for reals no longer configured are forgotten.
+    /// Reminders for reals still down after `emailalertfreq`. `virtuals` lists each virtual
+    /// with its reals and whether each is down now; entries for reals no longer listed are
+    /// forgotten.
     pub fn due(
         &mut self,
         virtuals: &[(&Virtual, Vec<(&Real, bool)>)],

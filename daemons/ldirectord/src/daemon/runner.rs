@@ -286,6 +286,7 @@ impl Daemon {
                     c = commands.recv() => Ev::Cmd(c),
                 },
             };
+            let ticked = matches!(ev, Ev::Tick);
             match ev {
                 Ev::Report(Some(r)) => {
                     self.on_report(r);
@@ -313,7 +314,11 @@ impl Daemon {
             self.sync_dirty();
             self.check_first_round();
             if self.status_dirty {
-                self.write_status();
+                let st = self.write_status();
+                // The metrics file once a second, from the view the status file got.
+                if ticked {
+                    self.write_metrics(&st);
+                }
             }
         }
         self.stop()
@@ -400,8 +405,8 @@ impl Daemon {
         }
     }
 
-    /// The Prometheus file, with the kernel's counters of every managed virtual.
-    fn write_metrics(&mut self) {
+    /// The Prometheus file from `st`, with the kernel's counters of every managed virtual.
+    fn write_metrics(&mut self, st: &Status) {
         let Some(path) = self.opts.metrics_file.clone() else { return };
         let mut counters = metrics::Counters::new();
         for vs in self.virtuals.iter().filter(|vs| vs.managed) {
@@ -411,7 +416,7 @@ impl Daemon {
                 }
             }
         }
-        let text = metrics::render(&self.status(), &counters);
+        let text = metrics::render(st, &counters);
         let r = super::ipvs_sync::write_atomic(&path, text.as_bytes());
         note_write(&mut self.failed_files, &path, "metrics file", r);
     }
@@ -467,7 +472,7 @@ impl Daemon {
             }
         }
         self.send_reminders(now);
-        self.write_metrics();
+        // The heartbeat (and the metrics file): written at the end of this turn of the loop.
         self.status_dirty = true;
     }
 
@@ -547,7 +552,6 @@ impl Daemon {
             .all(|v| v.last.is_some() && v.reals.iter().all(|r| r.sub.is_none() || r.state.has_result()));
         if done {
             self.first_round_done = true;
-            self.status_dirty = true;
             let up: usize =
                 self.virtuals.iter().map(|v| v.reals.iter().filter(|r| r.state.is_up()).count()).sum();
             let all: usize = self.virtuals.iter().map(|v| v.reals.len()).sum();
@@ -638,12 +642,15 @@ impl Daemon {
         }
     }
 
-    fn write_status(&mut self) {
+    /// Writes the status file; returns what it wrote.
+    fn write_status(&mut self) -> Status {
         self.status_dirty = false;
         let path = self.opts.paths.status();
-        if let Err(e) = self.status().write(&path) {
+        let st = self.status();
+        if let Err(e) = st.write(&path) {
             log::error(&format!("cannot write {}: {e}", path.display()));
         }
+        st
     }
 
     /// cleanstop: every owned virtual with cleanstop=yes is deleted with its reals (and
