@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// Overrides where agents are looked up (a directory holding `IPaddr2`, `apache`, ...).
+/// Overrides where agents are looked up: a profile directory as cargo fills it (`IPaddr2`,
+/// `apache`, ..., `examples/example`). `tests/run-all` points it at the `target/debug` its
+/// workspace build has just filled, so the tiers do not build every agent a second time.
 pub const AGENT_DIR_ENV: &str = "RHA_AGENT_DIR";
 
 /// One agent binary of the workspace.
@@ -28,12 +30,17 @@ pub enum Bin {
     Apache,
     /// `ocf:rha:ipvs-service` (package rha-ipvs-service).
     IpvsService,
+    /// `ocf:rha:ldirectord` (package rha-ldirectord-agent).
+    Ldirectord,
+    /// The daemon `ocf:rha:ldirectord` runs (package rha-ldirectord; not an agent itself).
+    LdirectordDaemon,
     /// ocf-shim's example agent (`examples/example.rs`).
     Example,
 }
 
 impl Bin {
-    pub const ALL: [Bin; 4] = [Bin::IpAddr2, Bin::Apache, Bin::IpvsService, Bin::Example];
+    pub const ALL: [Bin; 6] =
+        [Bin::IpAddr2, Bin::Apache, Bin::IpvsService, Bin::Ldirectord, Bin::LdirectordDaemon, Bin::Example];
 
     /// The file name of the binary (also the agent's OCF type name).
     pub fn file_name(self) -> &'static str {
@@ -41,6 +48,8 @@ impl Bin {
             Bin::IpAddr2 => "IPaddr2",
             Bin::Apache => "apache",
             Bin::IpvsService => "ipvs-service",
+            Bin::Ldirectord => "ldirectord",
+            Bin::LdirectordDaemon => "rha-ldirectord",
             Bin::Example => "example",
         }
     }
@@ -50,6 +59,8 @@ impl Bin {
             Bin::IpAddr2 => "rha-ipaddr2",
             Bin::Apache => "rha-apache",
             Bin::IpvsService => "rha-ipvs-service",
+            Bin::Ldirectord => "rha-ldirectord-agent",
+            Bin::LdirectordDaemon => "rha-ldirectord",
             Bin::Example => "ocf-shim",
         }
     }
@@ -117,7 +128,7 @@ pub fn agent(bin: Bin) -> PathBuf {
 /// Like [`agent`], returning the reason instead of panicking.
 pub fn try_agent(bin: Bin) -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os(AGENT_DIR_ENV).filter(|d| !d.is_empty()) {
-        let p = Path::new(&dir).join(bin.file_name());
+        let p = Path::new(&dir).join(bin.relative());
         return if p.is_file() {
             Ok(p)
         } else {

@@ -9,6 +9,11 @@
 //! file: the client is served by pc01 through the VIP, by pc02 once pc01 dies, and by pc01 again
 //! when it returns (auto_failback on = a location preference, no stickiness).
 //!
+//! S4's directors get their own /etc/ha.d holding crm-examples/s4-ldirectord.cf as
+//! ldirectord.cf (what its file tells administrators to do), and ldirectord1's `ldirectord`
+//! parameter is pointed at the daemon this tree built (the package installs it at the default,
+//! /usr/sbin/rha-ldirectord; the test tree does not).
+//!
 //! Needs root, pacemaker, corosync, crmsh, pcs, apache2, curl.
 
 use std::path::{Path, PathBuf};
@@ -79,9 +84,11 @@ fn check(lab: &Lab, file: &Path) {
     eprintln!("{}: {} primitives load, verify and validate", file.display(), ids.len());
 }
 
-/// A cluster named as the scenario's sources name their nodes, with our agents installed.
-fn lab(agents: &Path, names: [&str; 2]) -> Lab {
+/// A cluster named as the scenario's sources name their nodes, with our agents installed (and
+/// a private copy of each of `private` on every node).
+fn lab(agents: &Path, names: [&str; 2], private: &[&str]) -> Lab {
     let mut cfg = LabConfig::with_nodes(2);
+    cfg.private_dirs = private.iter().map(PathBuf::from).collect();
     cfg.tag = "examples".into();
     cfg.node_names = Some(names.iter().map(|n| n.to_string()).collect());
     cfg.extra_networks.push(NetSpec::second());
@@ -95,7 +102,7 @@ fn every_example_loads_validates_and_s1_runs() {
     require_root().unwrap();
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh"), ("pcs", "pcs"), ("curl", "curl"), ("apache2", "apache2")]).unwrap();
-    let binaries: Vec<(&str, PathBuf)> = [Bin::IpAddr2, Bin::Apache, Bin::IpvsService]
+    let binaries: Vec<(&str, PathBuf)> = [Bin::IpAddr2, Bin::Apache, Bin::IpvsService, Bin::Ldirectord]
         .into_iter()
         .map(|b| (b.file_name(), agent_binary(b)))
         .collect();
@@ -112,15 +119,29 @@ fn every_example_loads_validates_and_s1_runs() {
     let (s4, others): (Vec<PathBuf>, Vec<PathBuf>) =
         files.into_iter().partition(|f| f.file_name().unwrap().to_string_lossy().starts_with("s4-"));
 
-    let directors = lab(agents.path(), ["master", "standby"]);
+    let directors = lab(agents.path(), ["master", "standby"], &["/etc/ha.d"]);
+    let cf = examples_dir().join("s4-ldirectord.cf");
+    for i in 0..2 {
+        directors.exec_ok(i, &format!("cp {} /etc/ha.d/ldirectord.cf", cf.display())).unwrap();
+    }
+    let daemon = agent_binary(Bin::LdirectordDaemon);
     for f in &s4 {
         reset(&directors);
         load(&directors, f);
+        directors
+            .exec_ok(
+                0,
+                &format!(
+                    "crm_resource --resource ldirectord1 --set-parameter ldirectord --parameter-value {}",
+                    daemon.display()
+                ),
+            )
+            .unwrap();
         check(&directors, f);
     }
     directors.teardown().unwrap();
 
-    let lab = lab(agents.path(), ["pc01", "pc02"]);
+    let lab = lab(agents.path(), ["pc01", "pc02"], &[]);
     for f in &others {
         reset(&lab);
         load(&lab, f);
