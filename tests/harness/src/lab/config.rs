@@ -214,7 +214,7 @@ pub fn corosync_conf(names: &[String], ring0: &[String], token_ms: u32) -> Strin
          \tlogfile: /var/log/corosync/corosync.log\n\
          \tto_stderr: no\n\
          \tto_syslog: no\n\
-         \ttimestamp: on\n\
+         \ttimestamp: hires\n\
          }}\n\
          quorum {{\n\
          \tprovider: corosync_votequorum\n"
