@@ -118,34 +118,113 @@ pub fn wait_gone(pid: i32, deadline: &Deadline) -> bool {
 }
 
 /// Run a short-lived tool to completion within `deadline`, with `input` on its standard input.
-/// Its output is read after it exits, so it must be small (a pipe's 64 KiB). `Ok(None)` when
-/// it overran the deadline and was killed.
+/// `Ok(None)` when it overran the deadline and was killed.
+///
+/// Input is written and both outputs are read while the tool runs (one poll loop, no
+/// threads): a tool that prints more than a pipe holds (64 KiB: `status --json` of a
+/// thousand reals, an error quoting a huge value) would otherwise block on its write until the
+/// deadline, and a large input could block us forever. Each output keeps its first
+/// [`OUTPUT_CAP`] bytes; the rest is read and dropped so the tool never blocks. Output still
+/// unread when the tool has exited (a daemon it started holding the pipe open) is read until
+/// the pipe is empty, never waited for.
 pub fn run_bounded(mut cmd: Command, input: &[u8], deadline: &Deadline) -> io::Result<Option<Output>> {
+    use std::os::fd::AsRawFd;
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A tool that exits without reading everything closes the pipe: its status tells.
-        let _ = stdin.write_all(input);
+    let mut stdin = child.stdin.take();
+    let as_file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
+    let mut out_pipe = child.stdout.take().map(|p| as_file(p.into()));
+    let mut err_pipe = child.stderr.take().map(|p| as_file(p.into()));
+    for fd in [stdin.as_ref().map(|p| p.as_raw_fd()), out_pipe.as_ref().map(|p| p.as_raw_fd())]
+        .into_iter()
+        .chain([err_pipe.as_ref().map(|p| p.as_raw_fd())])
+        .flatten()
+    {
+        set_nonblocking(fd)?;
     }
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut written = 0;
+    if input.is_empty() {
+        stdin = None;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
     let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
+        let exited = child.try_wait()?;
+        let mut fds = Vec::with_capacity(3);
+        if let Some(p) = &stdin {
+            fds.push(libc::pollfd { fd: p.as_raw_fd(), events: libc::POLLOUT, revents: 0 });
         }
-        if deadline.expired() {
+        for p in [out_pipe.as_ref().map(|p| p.as_raw_fd()), err_pipe.as_ref().map(|p| p.as_raw_fd())]
+            .into_iter()
+            .flatten()
+        {
+            fds.push(libc::pollfd { fd: p, events: libc::POLLIN, revents: 0 });
+        }
+        if exited.is_none() && deadline.expired() {
             let _ = child.kill();
             let _ = child.wait();
             return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(2));
+        // Short waits: the child's exit is seen by try_wait, not by poll.
+        let wait_ms = if exited.is_some() { 0 } else { 2 };
+        // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        if let Some(p) = stdin.as_mut() {
+            match p.write(&input[written..]) {
+                Ok(k) => written += k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                }
+                // A tool that exits without reading everything closes the pipe: its status tells.
+                Err(_) => written = input.len(),
+            }
+            if written >= input.len() {
+                stdin = None; // closing it: the tool sees end of input
+            }
+        }
+        let mut progress = false;
+        for (pipe, sink) in [(&mut out_pipe, &mut stdout), (&mut err_pipe, &mut stderr)] {
+            if let Some(p) = pipe.as_mut() {
+                match p.read(&mut buf) {
+                    Ok(0) => *pipe = None,
+                    Ok(k) => {
+                        progress = true;
+                        let keep = k.min(OUTPUT_CAP.saturating_sub(sink.len()));
+                        sink.extend_from_slice(&buf[..keep]);
+                    }
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            || e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if let Some(s) = exited {
+            // Exited: keep reading while there is something to read, then stop (an open pipe
+            // held by a grandchild is not waited for).
+            if !progress || (out_pipe.is_none() && err_pipe.is_none()) {
+                break s;
+            }
+        }
     };
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    if let Some(mut o) = child.stdout.take() {
-        o.read_to_end(&mut stdout)?;
-    }
-    if let Some(mut e) = child.stderr.take() {
-        e.read_to_end(&mut stderr)?;
-    }
     Ok(Some(Output { status, stdout, stderr }))
+}
+
+/// How much of each output stream [`run_bounded`] keeps.
+pub const OUTPUT_CAP: usize = 16 * 1024 * 1024;
+
+fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a pipe fd we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -170,6 +249,22 @@ mod tests {
             (out.status.code(), &out.stdout[..], &out.stderr[..]),
             (Some(3), &b"in"[..], &b"err\n"[..])
         );
+        // More output than a pipe holds, on both streams, and more input than it holds.
+        let mut big = command("/bin/sh");
+        big.args(["-c", "head -c 1000000 /dev/zero; head -c 300000 /dev/zero >&2; wc -c"]);
+        let input = vec![b'x'; 500_000];
+        let t = std::time::Instant::now();
+        let out = run_bounded(big, &input, &far).unwrap().expect("finished within the deadline");
+        assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+        assert_eq!((out.stdout.len(), out.stderr.len()), (1_000_000 + "500000\n".len(), 300_000));
+        assert!(out.stdout.ends_with(b"500000\n"));
+        // A grandchild holding the pipe open is not waited for.
+        let mut bg = command("/bin/sh");
+        bg.args(["-c", "sleep 5 & echo started"]);
+        let t = std::time::Instant::now();
+        let out = run_bounded(bg, b"", &far).unwrap().unwrap();
+        assert!(t.elapsed() < Duration::from_secs(3), "waited for the grandchild: {:?}", t.elapsed());
+        assert_eq!(out.stdout, b"started\n");
         let near = Deadline::after(Duration::from_millis(100));
         let mut sleep = command("/bin/sleep");
         sleep.arg("5");
