@@ -162,7 +162,10 @@ fn ipvs_deadline_race_and_two_instances() {
         let what = format!("ipvs-service deadline: 3000-real start in {timeout} ms (floor {floor} ms + 700)");
         match returns_before_timeout(&big, "start", &[], timeout, &[]) {
             Err(e) if attempt < 3 && e.detail.contains("not before the timeout") => {
-                eprintln!("note {what}, attempt {attempt} overran (tried again): {}", e.detail.lines().next().unwrap_or(""));
+                eprintln!(
+                    "note {what}, attempt {attempt} overran (tried again): {}",
+                    e.detail.lines().next().unwrap_or("")
+                );
                 let _ = big.stop();
                 attempt += 1;
             }
