@@ -380,6 +380,12 @@ fn mdraid_member_yanked_while_monitors_run() {
         step(a.start(), &[0], "start")?;
         step(a.monitor(), &[0], "monitor clean")?;
         let k0 = kname(&legs[0]);
+        for l in &legs {
+            let d = format!("/sys/block/md41/md/dev-{}", kname(l));
+            if !Path::new(&d).exists() {
+                return Err(failure(case, format!("{d} missing: the legs are not md41's members")));
+            }
+        }
         // Leg 0 dies, md meets its errors, then what udev runs when the disk disappears; the
         // device is removed and its loop detached.
         let (y, seen) = monitored_while(&a, || {
@@ -454,7 +460,10 @@ fn in_time(a: &AgentUnderTest, action: &str, timeout: u64, codes: &[i32]) -> mat
     loop {
         match returns_before_timeout(a, action, &[], timeout, codes) {
             Err(e) if attempt < 3 && e.detail.contains("not before the timeout") => {
-                eprintln!("note: {action} in {timeout} ms, attempt {attempt} overran (tried again)");
+                eprintln!(
+                    "note: {action} in {timeout} ms, attempt {attempt} overran (tried again): {}",
+                    e.detail.lines().next().unwrap_or("")
+                );
                 let _ = a.stop();
                 attempt += 1;
             }
@@ -488,12 +497,16 @@ fn mdraid_deadlines() {
         }
     };
     r.record("mdraid deadlines (3 s)", d);
-    // A start given less than it needs: the floor is exec and parsing (validate-all), mdadm
-    // --assemble does not fit in 100 ms more: start stops it at its deadline and says so, or
-    // (a fast guest) is done; either way before the timeout, and the stop after leaves nothing.
+    // A start given less than it needs. The floor is exec'ing the agent (a 12 MB debug binary
+    // over the VM's 9p root) and parsing, measured by validate-all: it varies by a few hundred
+    // ms from one run to the next under TCG, and the agent's own clock starts after exec, so
+    // the timeout is the floor + 700 ms (as the IPVS deadline in vm_fault_matrix). A full start
+    // (mdadm --assemble, udev, the device node) takes about 1.5 s here and does not fit: start
+    // stops at its deadline and says so (or, on a fast guest, is done), before the timeout, and
+    // the stop after it leaves nothing.
     let floor = a.validate().duration.as_millis() as u64;
-    let s = in_time(&a, "start", floor + 100, &[0, 1]);
-    r.record(&format!("mdraid start in {} ms (floor {floor} + 100)", floor + 100), s);
+    let s = in_time(&a, "start", floor + 700, &[0, 1]);
+    r.record(&format!("mdraid start in {} ms (floor {floor} + 700)", floor + 700), s);
     let after = matrix::expect(&a.stop(), &[0], "stop").and_then(|_| inv.check());
     r.record("mdraid stop after the short start, nothing left", after.map_err(|e| failure("deadline", e)));
     r.finish();
