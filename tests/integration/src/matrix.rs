@@ -277,6 +277,8 @@ impl Default for KillPlan {
 
 #[derive(Clone, Debug, Default)]
 pub struct KillReport {
+    /// The action killed ("start", "stop").
+    pub action: &'static str,
     pub runs: usize,
     /// Runs where the start had not finished when it was killed.
     pub killed_mid_way: usize,
@@ -287,8 +289,8 @@ impl fmt::Display for KillReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} SIGKILLs during start ({} before it finished; a full start takes {:?})",
-            self.runs, self.killed_mid_way, self.full_start
+            "{} SIGKILLs during {} ({} before it finished; a full {} takes {:?})",
+            self.runs, self.action, self.killed_mid_way, self.action, self.full_start
         )
     }
 }
@@ -307,7 +309,7 @@ pub fn sigkill_during_start(
     c.expect(a.stop(), &[0], "reference stop")?;
     c.invariants(inv, "after the reference stop")?;
     let span = plan.span.unwrap_or(full.duration * 2).max(Duration::from_millis(3));
-    let mut rep = KillReport { full_start: full.duration, ..Default::default() };
+    let mut rep = KillReport { action: "start", full_start: full.duration, ..Default::default() };
     for i in 0..plan.runs {
         if i >= plan.min_runs && t0.elapsed() > plan.budget {
             break;
@@ -324,6 +326,53 @@ pub fn sigkill_during_start(
         let step = |s: &str| format!("run {i}, start killed after {delay:?} ({}): {s}", killed.action);
         c.expect(a.stop(), &[0], &step("stop"))?;
         c.invariants(inv, &step("after stop"))?;
+        c.expect(a.start(), &[0], &step("the next start"))?;
+        c.expect(a.monitor(), &[0], &step("monitor"))?;
+        c.expect(a.stop(), &[0], &step("final stop"))?;
+        c.invariants(inv, &step("after the final stop"))?;
+        rep.runs += 1;
+    }
+    if rep.runs < plan.min_runs {
+        return Err(c.fail(format!("only {} runs fit in the budget", rep.runs)));
+    }
+    Ok(rep)
+}
+
+/// SIGKILL of the agent's process group at random points of stop (Pacemaker's stop timeout:
+/// a cluster would fence the node, but a stop retried first must finish the job): start → 0,
+/// stop killed, then stop → 0 and nothing left, start → 0, monitor → 0, stop → 0, nothing left.
+/// `full_start` in the report is a full stop's duration here.
+pub fn sigkill_during_stop(
+    a: &AgentUnderTest,
+    inv: &Invariants,
+    plan: &KillPlan,
+    rng: &mut Rng,
+) -> CheckResult<KillReport> {
+    let c = Case::new(a, format!("SIGKILL during stop (seed {})", rng.seed()));
+    let t0 = Instant::now();
+    c.expect(a.start(), &[0], "reference start")?;
+    let full = c.expect(a.stop(), &[0], "reference stop")?;
+    c.invariants(inv, "after the reference stop")?;
+    let span = plan.span.unwrap_or(full.duration * 2).max(Duration::from_millis(3));
+    let mut rep = KillReport { action: "stop", full_start: full.duration, ..Default::default() };
+    for i in 0..plan.runs {
+        if i >= plan.min_runs && t0.elapsed() > plan.budget {
+            break;
+        }
+        c.expect(a.start(), &[0], &format!("run {i}: start"))?;
+        let delay = Duration::from_micros(rng.below(span.as_micros() as u64));
+        let mut r = a.spawn("stop", &[]).map_err(|e| c.fail(e))?;
+        std::thread::sleep(delay.saturating_sub(r.started().elapsed()));
+        let finished = r.finished();
+        r.kill_group();
+        let killed = r.wait();
+        if !finished {
+            rep.killed_mid_way += 1;
+        }
+        let step = |s: &str| format!("run {i}, stop killed after {delay:?} ({}): {s}", killed.action);
+        c.expect(a.stop(), &[0], &step("the stop after the killed one"))?;
+        c.invariants(inv, &step("after stop"))?;
+        c.expect(a.monitor(), &[7], &step("monitor after stop"))?;
         c.expect(a.start(), &[0], &step("the next start"))?;
         c.expect(a.monitor(), &[0], &step("monitor"))?;
         c.expect(a.stop(), &[0], &step("final stop"))?;
