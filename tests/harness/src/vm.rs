@@ -56,7 +56,7 @@ impl Default for VmConfig {
             kernel: None,
             memory: "2G".into(),
             cpus: 2,
-            timeout: Duration::from_secs(1800),
+            timeout: Duration::from_secs(3600),
             env: Vec::new(),
             echo: true,
         }
