@@ -170,10 +170,15 @@ fn wait_table(
     took
 }
 
-fn assert_within(took: &BTreeMap<Pair, Duration>, what: &str) {
+/// Each change within its bound; a late one is recorded (the test fails at its end, after
+/// the later phases ran, so one run shows them all).
+fn assert_within(took: &BTreeMap<Pair, Duration>, what: &str, late: &mut Vec<String>) {
     for (p, d) in took {
         let b = bound(&p.0);
-        assert!(*d <= b + SLACK, "{what}: {p:?} took {d:?}, bound {b:?} (+{SLACK:?})");
+        if *d > b + SLACK {
+            eprintln!("LATE {what}: {p:?} took {d:?}, bound {b:?} (+{SLACK:?})");
+            late.push(format!("{what}: {p:?} took {d:?}, bound {b:?} (+{SLACK:?})"));
+        }
     }
 }
 
@@ -597,6 +602,7 @@ fn all_of<const N: usize>(items: [(&str, u16, &str); N]) -> BTreeSet<Pair> {
 #[test]
 fn s5_dr_dns_mail_web_behind_one_vip() {
     let t0 = Instant::now();
+    let mut late = Vec::new();
     vmnet::setup();
     // Every server S5 runs must be here: the test never skips one.
     for (path, pkg) in [
@@ -747,7 +753,7 @@ fn s5_dr_dns_mail_web_behind_one_vip() {
     stopped.insert(pair("-t", 995, "23"), now);
     let down: BTreeSet<Pair> = stopped.keys().cloned().collect();
     let took = wait_table(&director, &down, &stopped, "stopped");
-    assert_within(&took, "stopped");
+    assert_within(&took, "stopped", &mut late);
     for (vs, real) in [
         ("UDP 198.51.100.110:53", "198.51.100.21:53"),
         ("TCP 198.51.100.110:53", "198.51.100.21:53"),
@@ -795,7 +801,7 @@ fn s5_dr_dns_mail_web_behind_one_vip() {
     back.insert(pair("-t", 110, "23"), now);
     back.insert(pair("-t", 995, "23"), now);
     let took = wait_table(&director, &BTreeSet::new(), &back, "started again");
-    assert_within(&took, "started again");
+    assert_within(&took, "started again", &mut late);
 
     // (d) A page that no longer matches receive, and a changed password: down, with the
     // check's reason in status --json.
@@ -810,7 +816,7 @@ fn s5_dr_dns_mail_web_behind_one_vip() {
         .collect();
     let down: BTreeSet<Pair> = broken.keys().cloned().collect();
     let took = wait_table(&director, &down, &broken, "wrong receive / password");
-    assert_within(&took, "wrong receive / password");
+    assert_within(&took, "wrong receive / password", &mut late);
     for (vs, real, want) in [
         ("TCP 198.51.100.110:80", "198.51.100.22:80", "receive /^real-2[0-9]$/ not in"),
         ("TCP 198.51.100.110:110", "198.51.100.23:110", "login refused: -ERR [AUTH] Authentication failed."),
@@ -826,7 +832,7 @@ fn s5_dr_dns_mail_web_behind_one_vip() {
     let now = Instant::now();
     let fixed: BTreeMap<Pair, Instant> = down.iter().map(|p| (p.clone(), now)).collect();
     let took = wait_table(&director, &BTreeSet::new(), &fixed, "fixed");
-    assert_within(&took, "fixed");
+    assert_within(&took, "fixed", &mut late);
     let got = answers(&client, 3);
     for proto in got.keys() {
         assert_eq!(served_by(&got, proto), everyone, "{proto} after all came back: {got:?}");
@@ -837,4 +843,5 @@ fn s5_dr_dns_mail_web_behind_one_vip() {
     assert_eq!(save(&director), "", "IPVS after stop");
     drop(listeners);
     eprintln!("S5 done in {:.1} s", t0.elapsed().as_secs_f64());
+    assert!(late.is_empty(), "beyond checkinterval + timeout (+ slack): {late:#?}");
 }
