@@ -784,24 +784,41 @@ fn s5_dr_dns_mail_web_behind_one_vip() {
         assert_eq!(served_by(&got, proto), without(out), "{proto}: {got:?}");
     }
 
-    // Started again: each back within the same bound.
-    let mut back: BTreeMap<Pair, Instant> = BTreeMap::new();
-    nameds[0].start();
-    let now = Instant::now();
-    back.insert(pair("-u", 53, "21"), now);
-    back.insert(pair("-t", 53, "21"), now);
-    apaches[0].start();
-    back.insert(pair("-t", 80, "21"), Instant::now());
-    postfixes[1].start();
-    back.insert(pair("-t", 25, "22"), Instant::now());
-    listeners[1] = Some(vmnet::Server::start(reals[1].name(), "0.0.0.0:23".parse().unwrap(), "real-22"));
-    back.insert(pair("-t", 23, "22"), Instant::now());
-    dovecots[2].start();
-    let now = Instant::now();
-    back.insert(pair("-t", 110, "23"), now);
-    back.insert(pair("-t", 995, "23"), now);
-    let took = wait_table(&director, &BTreeSet::new(), &back, "started again");
-    assert_within(&took, "started again", &mut late);
+    // Started again: each back within the same bound. One server at a time, the table watched
+    // right after each start: starting them all first and only then watching the table counted
+    // the later servers' start-up (tens of seconds under TCG) against the first ones' reals
+    // (named's and Apache's on .21 looked 25-30 s late while the daemon had them up at once).
+    let mut still_down = all_of([
+        ("-u", 53, "21"),
+        ("-t", 53, "21"),
+        ("-t", 80, "21"),
+        ("-t", 25, "22"),
+        ("-t", 23, "22"),
+        ("-t", 110, "23"),
+        ("-t", 995, "23"),
+    ]);
+    let mut back_up = |start: &mut dyn FnMut(), pairs: &[Pair], late: &mut Vec<String>| {
+        start();
+        let now = Instant::now();
+        let back: BTreeMap<Pair, Instant> = pairs.iter().map(|p| (p.clone(), now)).collect();
+        for p in pairs {
+            still_down.remove(p);
+        }
+        let took = wait_table(&director, &still_down, &back, "started again");
+        assert_within(&took, "started again", late);
+    };
+    back_up(&mut || nameds[0].start(), &[pair("-u", 53, "21"), pair("-t", 53, "21")], &mut late);
+    back_up(&mut || apaches[0].start(), &[pair("-t", 80, "21")], &mut late);
+    back_up(&mut || postfixes[1].start(), &[pair("-t", 25, "22")], &mut late);
+    back_up(
+        &mut || {
+            listeners[1] =
+                Some(vmnet::Server::start(reals[1].name(), "0.0.0.0:23".parse().unwrap(), "real-22"))
+        },
+        &[pair("-t", 23, "22")],
+        &mut late,
+    );
+    back_up(&mut || dovecots[2].start(), &[pair("-t", 110, "23"), pair("-t", 995, "23")], &mut late);
 
     // (d) A page that no longer matches receive, and a changed password: down, with the
     // check's reason in status --json.
