@@ -295,6 +295,24 @@ impl fmt::Display for KillReport {
     }
 }
 
+/// Runs `action` and SIGKILLs its process group after a random delay below `span` (as
+/// Pacemaker's timeout would): the delay, whether the action had already finished, and what
+/// the killed run left as its outcome.
+fn kill_at_random_point(
+    c: &Case<'_>,
+    a: &AgentUnderTest,
+    action: &str,
+    span: Duration,
+    rng: &mut Rng,
+) -> CheckResult<(Duration, bool, Outcome)> {
+    let delay = Duration::from_micros(rng.below(span.as_micros() as u64));
+    let mut r = a.spawn(action, &[]).map_err(|e| c.fail(e))?;
+    std::thread::sleep(delay.saturating_sub(r.started().elapsed()));
+    let finished = r.finished();
+    r.kill_group();
+    Ok((delay, finished, r.wait()))
+}
+
 /// SIGKILL of the agent's process group at random points of start (Pacemaker's timeout), then:
 /// stop → 0, nothing left, start → 0, monitor → 0, stop → 0, nothing left.
 pub fn sigkill_during_start(
@@ -314,12 +332,7 @@ pub fn sigkill_during_start(
         if i >= plan.min_runs && t0.elapsed() > plan.budget {
             break;
         }
-        let delay = Duration::from_micros(rng.below(span.as_micros() as u64));
-        let mut r = a.spawn("start", &[]).map_err(|e| c.fail(e))?;
-        std::thread::sleep(delay.saturating_sub(r.started().elapsed()));
-        let finished = r.finished();
-        r.kill_group();
-        let killed = r.wait();
+        let (delay, finished, killed) = kill_at_random_point(&c, a, "start", span, rng)?;
         if !finished {
             rep.killed_mid_way += 1;
         }
@@ -360,12 +373,7 @@ pub fn sigkill_during_stop(
             break;
         }
         c.expect(a.start(), &[0], &format!("run {i}: start"))?;
-        let delay = Duration::from_micros(rng.below(span.as_micros() as u64));
-        let mut r = a.spawn("stop", &[]).map_err(|e| c.fail(e))?;
-        std::thread::sleep(delay.saturating_sub(r.started().elapsed()));
-        let finished = r.finished();
-        r.kill_group();
-        let killed = r.wait();
+        let (delay, finished, killed) = kill_at_random_point(&c, a, "stop", span, rng)?;
         if !finished {
             rep.killed_mid_way += 1;
         }
