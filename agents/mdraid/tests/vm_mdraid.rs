@@ -40,11 +40,7 @@ fn setup() {
             ("mkfs.ext4", "e2fsprogs"),
         ])
         .unwrap();
-        assert_eq!(
-            std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
-            Ok("1"),
-            "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-        );
+        rha_harness::vm::assert_in_guest();
         // The node setup the agent documents: no auto-assembly by udev/mdadm --incremental,
         // which otherwise grabs our loop members behind the tests' back. /etc is the VM's
         // writable overlay (asserted above), never the host's.

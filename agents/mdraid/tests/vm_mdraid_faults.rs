@@ -37,11 +37,7 @@ static SETUP: Once = Once::new();
 
 fn setup() {
     SETUP.call_once(|| {
-        assert_eq!(
-            std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
-            Ok("1"),
-            "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-        );
+        rha_harness::vm::assert_in_guest();
         require_root().unwrap();
         require_tools(&[
             ("mdadm", "mdadm"),

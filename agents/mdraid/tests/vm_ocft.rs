@@ -119,11 +119,7 @@ impl Drop for Cleanup {
 }
 
 fn setup() {
-    assert_eq!(
-        std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
-        Ok("1"),
-        "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-    );
+    rha_harness::vm::assert_in_guest();
     require_root().unwrap();
     require_tools(&[
         ("mdadm", "mdadm"),

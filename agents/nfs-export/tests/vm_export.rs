@@ -44,11 +44,7 @@ fn sh_ok(script: &str) -> String {
 /// nfsd with rpcbind and mountd, and an ext4 on a loop device at BASE/fs (never skips).
 fn server() {
     SERVER.call_once(|| {
-        assert_eq!(
-            std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
-            Ok("1"),
-            "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-        );
+        rha_harness::vm::assert_in_guest();
         for t in ["/usr/sbin/exportfs", "/usr/sbin/rpc.nfsd", "/usr/sbin/rpc.mountd", "/sbin/mount.nfs"] {
             assert!(Path::new(t).exists(), "{t} missing: run tests/install-deps (nfs-kernel-server, nfs-common)");
         }

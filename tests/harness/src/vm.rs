@@ -34,6 +34,16 @@ pub const HOST_KERNEL_ENV: &str = "RHA_HOST_KERNEL";
 /// Exported inside the guest (value `1`).
 pub const IN_VM_ENV: &str = "RHA_IN_VM";
 
+/// Panics unless this runs inside the VM `rha-vm run-tests` boots: a VM-tier test outside it
+/// fails loudly (the tier never skips).
+pub fn assert_in_guest() {
+    assert_eq!(
+        std::env::var(IN_VM_ENV).as_deref(),
+        Ok("1"),
+        "VM-tier test outside the VM: run it with `rha-vm run-tests`"
+    );
+}
+
 /// How the VM is started.
 #[derive(Clone, Debug)]
 pub struct VmConfig {

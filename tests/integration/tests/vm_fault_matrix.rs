@@ -26,11 +26,7 @@ use rha_integration::{AgentUnderTest, Bin, Invariants, Rng, Sandbox, agent_binar
 const REALS: &str = "203.0.113.2:80 masq 3; 203.0.113.3:80 masq 3; 203.0.113.4:80 masq 1";
 
 fn setup() {
-    assert_eq!(
-        std::env::var(IN_VM_ENV).as_deref(),
-        Ok("1"),
-        "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-    );
+    rha_harness::vm::assert_in_guest();
     require_root().unwrap();
     require_tools(&[
         ("ip", "iproute2"),

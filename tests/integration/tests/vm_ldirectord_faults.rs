@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rha_harness::cmd::{self, require_root, require_tools};
-use rha_harness::vm::IN_VM_ENV;
 use rha_integration::invariants::{files_under, ipvs_baseline, no_leftover_namespaces, no_processes};
 use rha_integration::matrix::{self, Breakage, Failure, HostileOptions, KillPlan, Recovery, Results};
 use rha_integration::{AgentUnderTest, Bin, Invariants, Rng, Sandbox, agent_binary};
@@ -25,11 +24,7 @@ use rha_integration::{AgentUnderTest, Bin, Invariants, Rng, Sandbox, agent_binar
 const VIP: &str = "198.51.100.30";
 
 fn setup() {
-    assert_eq!(
-        std::env::var(IN_VM_ENV).as_deref(),
-        Ok("1"),
-        "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-    );
+    rha_harness::vm::assert_in_guest();
     require_root().unwrap();
     require_tools(&[
         ("ip", "iproute2"),

@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use rha_harness::cmd::{self, require_root, require_tools, wait_for};
 use rha_harness::lab::{Lab, LabConfig, NetSpec, REQUIRED_TOOLS, agents_dir};
 use rha_harness::netns::Netns;
-use rha_harness::vm::IN_VM_ENV;
 use rha_integration::{Bin, agent_binary};
 
 /// TCG on a shared host: generous limits (the lab alone takes 30 to 90 s to come online).
@@ -38,11 +37,7 @@ fn examples() -> PathBuf {
 }
 
 fn setup() {
-    assert_eq!(
-        std::env::var(IN_VM_ENV).as_deref(),
-        Ok("1"),
-        "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-    );
+    rha_harness::vm::assert_in_guest();
     require_root().unwrap();
     require_tools(REQUIRED_TOOLS).unwrap();
     require_tools(&[("crm", "crmsh"), ("curl", "curl"), ("ipvsadm", "ipvsadm"), ("python3", "python3")])

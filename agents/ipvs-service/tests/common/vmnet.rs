@@ -26,11 +26,7 @@ pub fn setup() {
     SETUP.call_once(|| {
         require_root().unwrap();
         require_tools(&[("ip", "iproute2"), ("ipvsadm", "ipvsadm"), ("modprobe", "kmod")]).unwrap();
-        assert_eq!(
-            std::env::var(rha_harness::vm::IN_VM_ENV).as_deref(),
-            Ok("1"),
-            "VM-tier test outside the VM: run it with `rha-vm run-tests`"
-        );
+        rha_harness::vm::assert_in_guest();
         for m in ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_wlc", "ip_vs_sh", "ipip"] {
             cmd::run_ok(&["modprobe", m]).unwrap_or_else(|e| panic!("modprobe {m}: {e:#}"));
         }
