@@ -5,13 +5,17 @@
 //! - [`params`]: the meta-data and the validated [`params::Config`] (Raid1 aliases too).
 //! - [`mdstat`], [`mdconf`], [`sysfs`]: pure parsers of /proc/mdstat, mdadm.conf and md sysfs.
 //! - [`array`]: the conf, the device list and kernel names, shared by the operations.
+//! - [`superblock`] (pure), [`legs`] and [`clustering`]: the members present on this node,
+//!   read from their md superblocks, and whether the array may be cloned (md-cluster).
 //! - [`start`] / [`stop`] / [`monitor`] / [`validate`]: the operations; [`holders`] finds who
 //!   keeps an array busy; [`readcheck`] is monitor level 10's O_DIRECT read; [`tools`] runs mdadm and udevadm within the deadline.
 //!
 //! The OCF contract itself (dispatch, exit codes, probes, logging, deadlines) is ocf-shim's.
 
 pub mod array;
+pub mod clustering;
 pub mod holders;
+pub mod legs;
 pub mod mdconf;
 pub mod mdstat;
 pub mod monitor;
@@ -19,6 +23,7 @@ pub mod params;
 pub mod readcheck;
 pub mod start;
 pub mod stop;
+pub mod superblock;
 pub mod sysfs;
 pub mod tools;
 pub mod validate;

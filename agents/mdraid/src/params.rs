@@ -40,8 +40,13 @@ static PARAMETERS: &[Parameter] = &[
     Parameter::boolean("force_clones")
         .short("Allow cloning a non-clustered array")
         .long(
-            "Allow the resource to be cloned (active on several nodes). Only safe for \
-             clustered md arrays; anything else corrupts data.",
+            "Allow the resource to be cloned (active on several nodes) whatever the array. \
+             Without it a clone starts only an md-cluster array (mdadm --create \
+             --bitmap=clustered; told from the bitmap superblock of any member present on \
+             the node, so a missing member does not matter) or, as ocf:heartbeat:mdraid, a \
+             linear or raid0 array (no resync, no bitmap: the nodes write no array state). \
+             Anything else active on several nodes corrupts data. An md-cluster array also \
+             needs the DLM (dlm_controld) running before start.",
         )
         .default("false"),
     Parameter::string("raidconf").short("Alias of mdadm_conf (ocf:heartbeat:Raid1)").long("Deprecated alias of mdadm_conf."),

@@ -7,6 +7,8 @@ use std::time::Duration;
 use ocf_shim::{Context, OcfError, OcfResult};
 
 use crate::array::{self, Roots};
+use crate::clustering::{self, Sharing};
+use crate::legs;
 use crate::mdconf::{self, MdadmConf};
 use crate::monitor::{self, Health};
 use crate::params::Config;
@@ -32,6 +34,63 @@ fn assembled_elsewhere(conf: &MdadmConf, dev: &str, roots: &Roots, ctx: &Context
     })
 }
 
+/// Before assembling: a clone needs an array that nodes can share (md-cluster, or linear/raid0
+/// as ocf:heartbeat:mdraid allows) unless force_clones; an md-cluster array needs the DLM.
+/// Only arrays not yet assembled are read (an assembled one was checked when it started).
+fn check_sharing(cfg: &Config, conf: &MdadmConf, dev: &str, cloned: bool, ctx: &Context) -> OcfResult<()> {
+    let uuid = conf.array_for(dev).and_then(|a| a.uuid.clone());
+    let Some(uuid) = uuid else {
+        if cloned && !cfg.force_clones {
+            return Err(OcfError::configured(format!(
+                "{dev}: its ARRAY line in {} has no UUID=, so whether the array may be cloned \
+                 (md-cluster) cannot be told: add UUID= or set force_clones",
+                cfg.conf.display()
+            )));
+        }
+        return Ok(());
+    };
+    let partitions = std::fs::read_to_string("/proc/partitions").unwrap_or_default();
+    let legs = legs::legs_of(&uuid, &partitions, Path::new("/dev"), &ctx.deadline);
+    if legs.is_empty() {
+        if cloned && !cfg.force_clones {
+            return Err(OcfError::installed(format!(
+                "{dev}: no member of the array (UUID {uuid}) is on this node, so whether it may \
+                 be cloned cannot be told"
+            )));
+        }
+        // mdadm --assemble says what is missing.
+        return Ok(());
+    }
+    let sharing = clustering::sharing(dev, &legs)?;
+    match &sharing {
+        Sharing::Clustered { cluster_name, .. } => {
+            if clustering::dlm_missing(Path::new("/sys/kernel/config")) {
+                return Err(OcfError::generic(format!(
+                    "{dev} is an md-cluster array (cluster '{cluster_name}') and the DLM is not \
+                     running on this node (no /sys/kernel/config/dlm/cluster): start dlm_controld \
+                     first (a cloned ocf:pacemaker:controld ordered before this resource)"
+                )));
+            }
+            ocf_shim::debug!(
+                "{dev}: md-cluster array of cluster '{cluster_name}' ({} members here)",
+                legs.len()
+            );
+        }
+        Sharing::Stateless { level } if cloned => {
+            ocf_shim::info!("{dev} is {level}: no array state is shared, so it may be cloned");
+        }
+        Sharing::Local { why } if cloned && !cfg.force_clones => {
+            return Err(OcfError::configured(format!(
+                "the resource is cloned and {dev} is not a clustered array ({why}): active on \
+                 several nodes it corrupts data; create it with mdadm --bitmap=clustered, or set \
+                 force_clones if something else keeps the nodes apart"
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     ctx.require_root()?;
     let roots = Roots::system();
@@ -42,19 +101,21 @@ pub fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
     }
     tools::mdadm()?;
     let conf = array::load_conf(&cfg.conf)?;
-    if ctx.clone.is_some_and(|c| c.clone_max > 1) && !cfg.force_clones {
-        return Err(OcfError::configured(
-            "the resource is cloned but force_clones is not set: a non-clustered md array active on \
-             several nodes corrupts data (clustered md detection is not implemented)",
-        ));
-    }
     let devs = array::devices(cfg)?;
     for d in &devs {
         if conf.array_for(d).is_none() {
             return Err(OcfError::args(format!("{d} has no ARRAY line in {}", cfg.conf.display())));
         }
     }
-    for (d, h) in monitor::health_all(cfg, &roots)? {
+    // Every array is checked before the first is assembled: nothing is left half-done.
+    let health = monitor::health_all(cfg, &roots)?;
+    let cloned = ctx.clone.is_some_and(|c| c.clone_max > 1);
+    for (d, h) in &health {
+        if matches!(h, Health::Absent) {
+            check_sharing(cfg, &conf, d, cloned, ctx)?;
+        }
+    }
+    for (d, h) in health {
         match h {
             Health::Absent => {}
             // An inactive array before our assembly is typically udev's incremental assembly
