@@ -8,6 +8,9 @@ use std::time::Instant;
 
 pub use rha_harness::outcome::Outcome;
 
+#[cfg(feature = "vm-tier")]
+pub mod lab;
+
 pub fn agent_path() -> &'static str {
     env!("CARGO_BIN_EXE_mdraid")
 }
