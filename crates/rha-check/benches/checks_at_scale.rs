@@ -13,6 +13,15 @@
 //! own). Black-holing is an nftables set in the server namespace whose addresses are
 //! dropped; a failure is an address added to that set.
 //!
+//! Who pays for the kernel's TCP work: a veth pair hands a packet to the receiver's stack in
+//! the sender's context, so the checker's system time includes the server's receive path
+//! (and the server's includes ours). Besides the checker's own CPU, each size prints the
+//! responder's. `RHA_BENCH_NAPI=threaded` moves each veth end's receive path into a kernel
+//! thread of its own (GRO on, `threaded` NAPI; TSO off, without which veth hands a TCP
+//! packet to NAPI only in special cases): the checker process then pays only its
+//! syscalls' send side, its receive path is the thread `napi/chk0-*`, the server's is
+//! `napi/srv0-*`; the line after each size gives all four.
+//!
 //! The peers' figures are the daemon issue's (the Perl ldirectord checks serially: 6.4
 //! checks/s at 50 reals in the VM); this binary measures ours natively.
 
@@ -40,7 +49,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().position(|a| a == "serve" || a == "check") {
         Some(i) if args[i] == "serve" => serve(),
-        Some(i) => check(args[i + 1].parse().expect("check N"), &args[i + 2]),
+        Some(i) => check(args[i + 1].parse().expect("check N"), &args[i + 2], args[i + 3].parse().unwrap()),
         None => lead(),
     }
 }
@@ -56,13 +65,20 @@ fn lead() {
     let max = *sizes.iter().max().unwrap();
     let server = Netns::new("chkbs").unwrap();
     let client = Netns::new("chkbc").unwrap();
-    client.add_veth("eth0", &server, "eth0").unwrap();
-    for (ns, a) in [(&client, "2001:db8::1/64"), (&server, "2001:db8::2/64")] {
+    client.add_veth("chk0", &server, "srv0").unwrap();
+    for (ns, dev, a) in [(&client, "chk0", "2001:db8::1/64"), (&server, "srv0", "2001:db8::2/64")] {
         ns.link_up("lo").unwrap();
-        ns.link_up("eth0").unwrap();
-        ns.add_addr("eth0", a).unwrap();
+        ns.link_up(dev).unwrap();
+        ns.add_addr(dev, a).unwrap();
     }
-    client.sh_ok("ip -6 route add 2001:db8:1::/64 via 2001:db8::2 dev eth0").unwrap();
+    client.sh_ok("ip -6 route add 2001:db8:1::/64 via 2001:db8::2 dev chk0").unwrap();
+    let threaded = std::env::var("RHA_BENCH_NAPI").is_ok_and(|v| v == "threaded");
+    if threaded {
+        for (ns, dev) in [(&client, "chk0"), (&server, "srv0")] {
+            ns.sh_ok(&format!("ethtool -K {dev} gro on tso off && echo 1 > /sys/class/net/{dev}/threaded"))
+                .expect("RHA_BENCH_NAPI=threaded needs ethtool and a kernel with threaded NAPI on veth");
+        }
+    }
     // Every real's address, in one batch.
     let batch: String = (0..max).map(|n| format!("address add {}/128 dev lo nodad\n", real(n))).collect();
     let path = std::env::temp_dir().join(format!("rha-chkbench-{}.batch", std::process::id()));
@@ -91,6 +107,7 @@ fn lead() {
     std::io::BufReader::new(srv.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "listening", "the responder did not start");
 
+    let srv_pid = srv.id().to_string();
     println!(
         "{:>7} {:>9} {:>12} {:>12} {:>10} {:>13} {:>9} {:>22}",
         "reals",
@@ -112,7 +129,7 @@ fn lead() {
         let out = Command::new("ip")
             .args(["netns", "exec", client.name()])
             .arg(&exe)
-            .args(["check", &n.to_string(), server.name()])
+            .args(["check", &n.to_string(), server.name(), &srv_pid])
             .stderr(Stdio::inherit())
             .output()
             .unwrap();
@@ -167,6 +184,37 @@ fn cpu_seconds() -> (f64, f64) {
     (t(u.ru_utime), t(u.ru_stime))
 }
 
+/// CPU seconds (user, system) of another process (or kernel thread), from /proc/PID/stat.
+fn cpu_seconds_of(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name's closing parenthesis: utime and stime are the 12th and
+    // 13th (fields 14 and 15 of proc(5)), in clock ticks.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (f.get(11).copied().unwrap_or(0.0) / hz, f.get(12).copied().unwrap_or(0.0) / hz)
+}
+
+/// The kernel threads that run a threaded-NAPI veth end's receive path (`napi/DEV-ID`).
+fn napi_threads(dev: &str) -> Vec<u32> {
+    let prefix = format!("napi/{dev}-");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with(&prefix))
+        })
+        .collect()
+}
+
+/// Summed CPU seconds (user + system) of `pids`.
+fn cpu_of_all(pids: &[u32]) -> f64 {
+    pids.iter().map(|&p| cpu_seconds_of(p)).map(|(u, s)| u + s).sum()
+}
+
 /// Peak resident set size, MiB.
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -178,8 +226,9 @@ fn peak_rss_mib() -> f64 {
     kib / 1024.0
 }
 
-/// Role `check N SERVER_NS`: the engine over N reals; prints one result line.
-fn check(n: usize, server_ns: &str) {
+/// Role `check N SERVER_NS SERVER_PID`: the engine over N reals; prints one result line and
+/// a line on where the rest of the CPU went.
+fn check(n: usize, server_ns: &str, server_pid: u32) {
     // As the daemon would run (LimitNOFILE): room for every concurrent check.
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit/setrlimit with a struct we own.
@@ -207,6 +256,8 @@ fn check(n: usize, server_ns: &str) {
         let until = Instant::now() + WARMUP;
         while let Ok(Some(_)) = tokio::time::timeout_at(until.into(), rx.recv()).await {}
         // Steady state.
+        let (rx_ours, rx_server) = (napi_threads("chk0"), napi_threads("srv0"));
+        let (srv0, rxo0, rxs0) = (cpu_seconds_of(server_pid), cpu_of_all(&rx_ours), cpu_of_all(&rx_server));
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let mut per_real = vec![0u32; n];
         let mut checks = 0u64;
@@ -216,6 +267,7 @@ fn check(n: usize, server_ns: &str) {
             per_real[index[&key.target.addr]] += 1;
         }
         let (cpu1, secs) = (cpu_seconds(), t0.elapsed().as_secs_f64());
+        let (srv1, rxo1, rxs1) = (cpu_seconds_of(server_pid), cpu_of_all(&rx_ours), cpu_of_all(&rx_server));
         let (user, sys) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
         let cpu = user + sys;
         // Every real checked every interval: at least WINDOW/INTERVAL - 1 results each.
@@ -266,6 +318,25 @@ fn check(n: usize, server_ns: &str) {
             peak_rss_mib(),
             lat
         );
+        let pct = |s: f64| format!("{:.1}%", s / secs * 100.0);
+        let rx = if rx_ours.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; receive paths (threaded NAPI): ours {} = {:.1} µs/check, the server's {}",
+                pct(rxo1 - rxo0),
+                (rxo1 - rxo0) / checks.max(1) as f64 * 1e6,
+                pct(rxs1 - rxs0)
+            )
+        };
+        println!(
+            "{:>7}   the responder: {} ({} user, {} kernel){rx}",
+            "",
+            pct(srv1.0 - srv0.0 + srv1.1 - srv0.1),
+            pct(srv1.0 - srv0.0),
+            pct(srv1.1 - srv0.1)
+        );
+        std::io::stdout().flush().unwrap();
         drop(engine);
     });
 }

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Down;
-use crate::net::{connect_tcp, connect_udp, random_id};
+use crate::net::{connect_tcp_client_first, connect_udp, random_id};
 use crate::outcome::CheckResult;
 use crate::run::Probe;
 use crate::spec::Protocol;
@@ -82,7 +82,7 @@ async fn ask_udp(probe: &Probe<'_>, query: &[u8], id: u16) -> Result<Vec<u8>, Do
 
 async fn ask_tcp(probe: &Probe<'_>, query: &[u8]) -> Result<Vec<u8>, Down> {
     probe.stage("connecting");
-    let mut stream = connect_tcp(probe.target).await?;
+    let mut stream = connect_tcp_client_first(probe.target).await?;
     probe.stage("sending the query");
     let mut framed = (query.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(query);

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
 use crate::lines::{LineReader, MAX_LINE, Scripted, quoted, run_ready};
-use crate::net::connect_tcp;
+use crate::net::connect_tcp_client_first;
 use crate::outcome::CheckResult;
 use crate::run::Probe;
 use crate::spec::{CheckSpec, Service, Target};
@@ -38,9 +38,12 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         spec.http_head,
     );
     probe.stage("connecting");
-    let tcp = connect_tcp(probe.target).await?;
+    let tcp = connect_tcp_client_first(probe.target).await?;
     let stream = if spec.service == Service::Https {
         probe.stage("in the TLS handshake");
+        // TLS writes its handshake and the request in several pieces: no Nagle wait between
+        // them (a plain request is one write and needs no such option).
+        tcp.set_nodelay(true)?;
         let name = tls::server_name(spec.virtualhost.as_deref(), addr.ip());
         Stream::Tls(Box::new(tls::handshake(tcp, name, spec.tls_verify).await?))
     } else {

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Down;
 use crate::lines::{Scripted, run_ready};
-use crate::net::{connect_tcp, connect_udp};
+use crate::net::{connect_tcp_client_first, connect_udp};
 use crate::outcome::CheckResult;
 use crate::receive::Receive;
 use crate::run::Probe;
@@ -42,7 +42,7 @@ pub async fn check(probe: &Probe<'_>) -> CheckResult {
         }
     }
     probe.stage("connecting");
-    let stream = connect_tcp(probe.target).await?;
+    let stream = connect_tcp_client_first(probe.target).await?;
     session(probe, stream, &request).await
 }
 
