@@ -6,6 +6,10 @@
 //!   virtual sharing its real-id; we go further and run the check once).
 //! - Each key's phase within the interval is a hash of the key, so a restart or a reload puts
 //!   the same check at the same offset and 10,000 reals do not all connect at once.
+//! - A key's checks are due on a fixed grid, phase + k × interval: a check that ends late
+//!   starts the next at once (never two at once for one key), so lag does not shift the grid;
+//!   a slot is skipped only when its whole interval passed before the previous check ended
+//!   (said once per skip on [`Engine::with_debug`]'s sink).
 //! - A semaphore caps the checks running at once (each holds a socket or a process): by default
 //!   the soft RLIMIT_NOFILE minus a reserve for the daemon's own files.
 //! - `checktype=N` keeps its count per key here: a negotiate first, then connect checks, with
@@ -104,6 +108,7 @@ pub struct Engine {
     reports: mpsc::Sender<Report>,
     /// The common origin of every key's phase.
     epoch: Instant,
+    debug: Option<DebugSink>,
 }
 
 impl Engine {
@@ -115,7 +120,15 @@ impl Engine {
             permits: Arc::new(Semaphore::new(max_concurrent.clamp(1, Semaphore::MAX_PERMITS))),
             reports,
             epoch: Instant::now(),
+            debug: None,
         }
+    }
+
+    /// Sends the engine's debug lines (a skipped slot) to `sink`; keys added before this call
+    /// keep none.
+    pub fn with_debug(mut self, sink: DebugSink) -> Self {
+        self.debug = Some(sink);
+        self
     }
 
     /// Subscribes to `key` every `interval`. The first subscriber starts its checks; later
@@ -138,6 +151,7 @@ impl Engine {
                 self.permits.clone(),
                 self.reports.clone(),
                 self.epoch,
+                self.debug.clone(),
             ));
             st.keys.insert(key, Entry { subscribers: HashMap::from([(id, interval)]), interval: tx, task });
         }
@@ -206,30 +220,77 @@ fn next_slot(epoch: Instant, now: Instant, interval: Duration, phase: Duration) 
     first + Duration::from_nanos((periods * step).min(u64::MAX as u128) as u64)
 }
 
+/// One key's slots: the k-th check is due at `epoch + phase + k × interval`, a fixed grid (a
+/// late check never moves the ones after it). A check that ends after the next slot began
+/// starts that one at once (the key never runs two checks at once); a slot is skipped only
+/// when its whole interval passed before the previous check ended.
+struct Slots<P> {
+    epoch: Instant,
+    phase: P,
+    every: Duration,
+    /// The slot the next (or running) check belongs to.
+    due: Instant,
+}
+
+impl<P: Fn(Duration) -> Duration> Slots<P> {
+    fn new(epoch: Instant, every: Duration, phase: P) -> Self {
+        let due = next_slot(epoch, Instant::now(), every, phase(every));
+        Slots { epoch, phase, every, due }
+    }
+
+    /// Sleeps until the due slot (at once when it has begun), following interval changes.
+    /// False when the interval's sender is gone (the key was removed).
+    async fn wait(&mut self, interval: &mut watch::Receiver<Duration>) -> bool {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(self.due) => return true,
+                changed = interval.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                    self.every = *interval.borrow_and_update();
+                    self.due = next_slot(self.epoch, Instant::now(), self.every, (self.phase)(self.every));
+                }
+            }
+        }
+    }
+
+    /// The check of the due slot ended at `now`: moves to the following slot (begun or not),
+    /// or, when that slot's whole interval has passed already, to the slot `now` is in (its
+    /// check starts at once). Returns how many slots were skipped (0 almost always).
+    fn finished(&mut self, now: Instant) -> u64 {
+        let following = self.due + self.every;
+        if now < following + self.every {
+            self.due = following;
+            return 0;
+        }
+        let upcoming = next_slot(self.epoch, now, self.every, (self.phase)(self.every));
+        self.due = if upcoming > now { upcoming - self.every } else { upcoming };
+        ((self.due - following).as_nanos() / self.every.as_nanos().max(1)) as u64
+    }
+}
+
+/// Where the engine's debug lines go (the daemon's log at debug level).
+pub type DebugSink = Arc<dyn Fn(&str) + Send + Sync>;
+
 async fn run_key(
     key: CheckKey,
     mut interval: watch::Receiver<Duration>,
     permits: Arc<Semaphore>,
     reports: mpsc::Sender<Report>,
     epoch: Instant,
+    debug: Option<DebugSink>,
 ) {
     let mut combined = match key.spec.checktype {
         CheckType::Combined(n) => Some(Combined::new(n)),
         _ => None,
     };
-    let mut every = *interval.borrow_and_update();
-    let mut next = next_slot(epoch, Instant::now(), every, key.phase(every));
+    let every = *interval.borrow_and_update();
+    let phase_key = key.clone();
+    let mut slots = Slots::new(epoch, every, move |i| phase_key.phase(i));
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            changed = interval.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                every = *interval.borrow_and_update();
-                next = next_slot(epoch, Instant::now(), every, key.phase(every));
-                continue;
-            }
+        if !slots.wait(&mut interval).await {
+            return;
         }
         let Ok(permit) = permits.acquire().await else {
             return;
@@ -252,16 +313,17 @@ async fn run_key(
         if reports.send((key.clone(), outcome, std::time::Instant::now())).await.is_err() {
             return;
         }
-        // The following slot, even when this check ended a little after it: a check that runs
-        // its whole timeout (a black-holed real with checktimeout = checkinterval) must still
-        // run every interval, so one late by less than a quarter interval starts at once. One
-        // that overran by more skips to the next free slot (no burst to catch up).
-        let following = next + every;
-        next = if Instant::now() <= following + every / 4 {
-            following
-        } else {
-            next_slot(epoch, Instant::now(), every, key.phase(every))
-        };
+        let skipped = slots.finished(Instant::now());
+        if skipped > 0
+            && let Some(debug) = &debug
+        {
+            debug(&format!(
+                "check of {}: {skipped} slot(s) of {} skipped (the previous check ended a whole \
+                 interval late)",
+                key.target.addr,
+                crate::run::human(slots.every)
+            ));
+        }
     }
 }
 
@@ -444,6 +506,79 @@ mod tests {
         assert_eq!(next_slot(epoch, epoch, i, p), epoch + p);
         assert_eq!(next_slot(epoch, epoch + Duration::from_secs(4), i, p), epoch + Duration::from_secs(13));
         assert_eq!(next_slot(epoch, epoch + Duration::from_secs(13), i, p), epoch + Duration::from_secs(13));
+    }
+
+    /// Runs `checks` checks through the engine's [`Slots`], each taking `took(k)` on tokio's
+    /// paused clock; returns each check's start, as an offset from its own slot, and the
+    /// slots skipped after it.
+    async fn drive(
+        interval: Duration,
+        checks: usize,
+        took: impl Fn(usize) -> Duration,
+    ) -> (Instant, Vec<(Duration, u64)>) {
+        let (_tx, mut rx) = watch::channel(interval);
+        let k = key(80);
+        let mut slots = Slots::new(Instant::now(), interval, move |i| k.phase(i));
+        let first = slots.due;
+        let mut out = Vec::new();
+        for n in 0..checks {
+            assert!(slots.wait(&mut rx).await);
+            let start = Instant::now();
+            let slot = slots.due;
+            assert!(start >= slot, "check {n} started before its slot");
+            assert_eq!((slot - first).as_nanos() % interval.as_nanos(), 0, "check {n} off the grid");
+            tokio::time::sleep(took(n)).await;
+            out.push((start - slot, slots.finished(Instant::now())));
+        }
+        (first, out)
+    }
+
+    #[test]
+    fn a_check_that_always_overruns_the_interval_still_runs_every_interval() {
+        // A black-holed real with checktimeout = checkinterval, on a loaded machine: every
+        // check takes the whole interval plus 3 ms. The lag grows by 3 ms a check, yet over 100
+        // intervals each slot gets its check (no skip); once the checks are fast again, they
+        // start on the grid they started on (no drift).
+        paused().block_on(async {
+            let i = Duration::from_secs(1);
+            let over = Duration::from_millis(3);
+            let (first, runs) =
+                drive(i, 110, |n| if n < 100 { i + over } else { Duration::from_millis(20) }).await;
+            for (n, &(late, skipped)) in runs.iter().enumerate() {
+                assert_eq!(skipped, 0, "check {n} skipped a slot");
+                // Check n belongs to slot n (no skip), late by the overruns before it.
+                let want = over * n.min(100) as u32;
+                assert_eq!(late, if n <= 100 { want } else { Duration::ZERO }, "check {n}");
+            }
+            // 110 checks, one per slot: the last began in slot 109, on the grid.
+            assert_eq!(Instant::now() - first, i * 109 + Duration::from_millis(20));
+        });
+    }
+
+    #[test]
+    fn a_slot_is_skipped_only_when_its_whole_interval_passed() {
+        // Checks that overrun by 300 ms: late by 0, 0.3, 0.6, 0.9 s; the fourth ends 1.2 s
+        // after the following slot began, so that slot is skipped (one), and the next check
+        // starts at once 0.2 s into the slot after, then the lag grows again from there.
+        paused().block_on(async {
+            let i = Duration::from_secs(1);
+            let (_, runs) = drive(i, 6, |_| i + Duration::from_millis(300)).await;
+            let ms = |n| Duration::from_millis(n);
+            assert_eq!(
+                runs,
+                vec![(ms(0), 0), (ms(300), 0), (ms(600), 0), (ms(900), 1), (ms(200), 0), (ms(500), 0)]
+            );
+        });
+    }
+
+    #[test]
+    fn a_fast_check_waits_for_its_slot() {
+        paused().block_on(async {
+            let i = Duration::from_millis(500);
+            let (first, runs) = drive(i, 20, |_| Duration::from_millis(30)).await;
+            assert!(runs.iter().all(|&r| r == (Duration::ZERO, 0)), "{runs:?}");
+            assert_eq!(Instant::now() - first, i * 19 + Duration::from_millis(30));
+        });
     }
 
     #[test]

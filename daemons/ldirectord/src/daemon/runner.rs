@@ -114,7 +114,7 @@ impl Daemon {
     pub fn start(config: Config, opts: Options, on_ready: Option<OnReady>) -> Result<Daemon, String> {
         let ipvs = Ipvs::connect().map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::channel(4096);
-        let engine = Engine::new(tx, default_max_concurrent());
+        let engine = Engine::new(tx, default_max_concurrent()).with_debug(std::sync::Arc::new(log::debug));
         let owned = Owned::load(&opts.paths.owned());
         let cfg_stamp = file_stamp(&config.path);
         let mut d = Daemon {
