@@ -14,7 +14,19 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// agent's deadline counts from there too. From /proc/self/stat's start time (clock ticks since
 /// boot) against CLOCK_BOOTTIME; `None` if either cannot be read.
 pub fn process_start() -> Option<Instant> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Read into a buffer big enough for the whole line (procfs reports no size, so
+    // read_to_string would stat the file and read it in growing pieces: eight system calls
+    // instead of two). The line is a few hundred bytes.
+    let mut file = std::fs::File::open("/proc/self/stat").ok()?;
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    while len < buf.len() {
+        match std::io::Read::read(&mut file, &mut buf[len..]).ok()? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    let stat = std::str::from_utf8(&buf[..len]).ok()?;
     // Fields after "(comm)": state is field 3, starttime field 22.
     let after_comm = stat.rsplit_once(')')?.1;
     let ticks: u64 = after_comm.split_whitespace().nth(19)?.parse().ok()?;

@@ -36,12 +36,32 @@ pub fn owned_addresses(nl: &mut Netlink, cfg: &Config, scope: &Scope) -> OcfResu
     if *scope == Scope::Nowhere {
         return Ok(Vec::new());
     }
+    let addrs = address::find(nl, cfg.ip).map_err(net_err)?;
+    owned_among(nl, cfg, scope, addrs, None)
+}
+
+/// [`owned_addresses`] among addresses already listed (any addresses: those of other IPs are
+/// skipped). The interface of an owned address is looked up, except `known`, which the caller
+/// has just read.
+pub fn owned_among(
+    nl: &mut Netlink,
+    cfg: &Config,
+    scope: &Scope,
+    addrs: impl IntoIterator<Item = Address>,
+    known: Option<&Link>,
+) -> OcfResult<Vec<(Address, Link)>> {
     let mut out = Vec::new();
-    for a in address::find(nl, cfg.ip).map_err(net_err)? {
-        if !scope.allows(a.index) || cfg.netmask.is_some_and(|m| m != a.prefix_len) {
+    for a in addrs {
+        if a.address != cfg.ip || !scope.allows(a.index) || cfg.netmask.is_some_and(|m| m != a.prefix_len) {
             continue;
         }
-        let Some(l) = link::by_index(nl, a.index).map_err(net_err)? else { continue };
+        let l = match known {
+            Some(k) if k.index == a.index => k.clone(),
+            _ => match link::by_index(nl, a.index).map_err(net_err)? {
+                Some(l) => l,
+                None => continue,
+            },
+        };
         if !findif::excluded(cfg, &l) {
             out.push((a, l));
         }
@@ -52,24 +72,29 @@ pub fn owned_addresses(nl: &mut Netlink, cfg: &Config, scope: &Scope) -> OcfResu
 /// The state of the address.
 pub fn state(nl: &mut Netlink, cfg: &Config, ctx: &Context) -> OcfResult<State> {
     let scope = findif::scope(nl, cfg, ctx)?;
-    let mut found = owned_addresses(nl, cfg, &scope)?;
+    let found = owned_addresses(nl, cfg, &scope)?;
+    Ok(classify(cfg, found))
+}
+
+/// The state the owned instances found (by [`owned_addresses`] or [`owned_among`]) mean.
+pub fn classify(cfg: &Config, mut found: Vec<(Address, Link)>) -> State {
     // Prefer a healthy instance if there are several (the same address on two interfaces).
     found.sort_by_key(|(a, _)| a.is_dad_failed());
     let Some((addr, link)) = found.into_iter().next() else {
-        return Ok(State::Absent);
+        return State::Absent;
     };
     if addr.is_dad_failed() {
-        return Ok(State::DadFailed { addr, link });
+        return State::DadFailed { addr, link };
     }
     if let Some(expected) = cfg.full_label(&link.name)
         && addr.label.as_deref() != Some(expected.as_str())
     {
-        return Ok(State::WrongLabel { addr, link, expected });
+        return State::WrongLabel { addr, link, expected };
     }
     if link.is_down() {
-        return Ok(State::LinkDown { addr, link });
+        return State::LinkDown { addr, link };
     }
-    Ok(State::Running { addr, link })
+    State::Running { addr, link }
 }
 
 /// The failure a state other than running/absent means, for monitor and start.

@@ -20,12 +20,13 @@ use std::path::PathBuf;
 use ocf_shim::state::{StateDir, remove_if_exists};
 use ocf_shim::{Context, OcfError, OcfResult};
 use rha_net::Netlink;
-use rha_net::address::{self, Family, broadcast_of, network_of, prefix_contains};
+use rha_net::address::{Family, broadcast_of, network_of, prefix_contains};
 use rha_net::link::{self, Link};
 use rha_net::route::{self, Route, RouteKind, RouteQuery, SCOPE_HOST, SCOPE_LINK, TABLE_LOCAL, TABLE_MAIN};
 
 use crate::net_err;
 use crate::params::{Broadcast, Config, check_label_length};
+use crate::snapshot::AddressDump;
 
 /// A fully determined placement.
 #[derive(Clone, Debug)]
@@ -149,7 +150,7 @@ fn ifname(nl: &mut Netlink, index: u32) -> String {
 /// Codes: a missing interface, no route or an ambiguous route give `OCF_ERR_INSTALLED`
 /// (this node cannot host the address; Pacemaker tries another), a label too long for the
 /// detected interface `OCF_ERR_CONFIGURED`.
-pub fn resolve(nl: &mut Netlink, cfg: &Config) -> OcfResult<Placement> {
+pub fn resolve(nl: &mut Netlink, cfg: &Config, addrs: &mut AddressDump) -> OcfResult<Placement> {
     let given = match &cfg.nic {
         Some(n) => Some(
             link::by_name(nl, n)
@@ -205,13 +206,19 @@ pub fn resolve(nl: &mut Netlink, cfg: &Config) -> OcfResult<Placement> {
     if let Some(l) = &cfg.label {
         check_label_length(&link.name, l)?;
     }
-    let broadcast = broadcast_for(nl, cfg, &link, prefix_len)?;
+    let broadcast = broadcast_for(nl, cfg, &link, prefix_len, addrs)?;
     let label = cfg.full_label(&link.name);
     Ok(Placement { link, prefix_len, broadcast, label })
 }
 
 /// The broadcast address for `cfg.ip/prefix_len` on `link` (IPv4 only).
-fn broadcast_for(nl: &mut Netlink, cfg: &Config, link: &Link, prefix_len: u8) -> OcfResult<Option<Ipv4Addr>> {
+fn broadcast_for(
+    nl: &mut Netlink,
+    cfg: &Config,
+    link: &Link,
+    prefix_len: u8,
+    addrs: &mut AddressDump,
+) -> OcfResult<Option<Ipv4Addr>> {
     let IpAddr::V4(ip) = cfg.ip else { return Ok(None) };
     Ok(match cfg.broadcast {
         Broadcast::Address(b) => Some(b),
@@ -221,11 +228,13 @@ fn broadcast_for(nl: &mut Netlink, cfg: &Config, link: &Link, prefix_len: u8) ->
         Broadcast::Auto => {
             // An existing address in the same subnet on the interface keeps its broadcast
             // (what findif.sh does); without one, compute it.
-            let existing = address::list(nl, Some(Family::V4), Some(link.index)).map_err(net_err)?;
-            existing
+            addrs
+                .get(nl)?
                 .iter()
                 .filter(|a| {
-                    a.address != cfg.ip
+                    a.index == link.index
+                        && a.family() == Family::V4
+                        && a.address != cfg.ip
                         && a.prefix_len == prefix_len
                         && prefix_contains(a.address, prefix_len, cfg.ip)
                 })
@@ -252,6 +261,23 @@ pub fn scope(nl: &mut Netlink, cfg: &Config, ctx: &Context) -> OcfResult<Scope> 
         oifs.push(l.index);
     }
     Ok(if oifs.is_empty() { Scope::Nowhere } else { Scope::Links(oifs) })
+}
+
+/// [`scope`] for start, from the placement [`resolve`] just found (no second interface or
+/// route lookup): the placed interface, and without `nic` also the one start recorded. The
+/// same answer as [`scope`]: with `nic` it is that interface; without, resolve succeeded only
+/// with a single best-route interface, which is the placed one.
+pub fn placed_scope(nl: &mut Netlink, cfg: &Config, ctx: &Context, place: &Placement) -> OcfResult<Scope> {
+    let mut oifs = vec![place.link.index];
+    if cfg.nic.is_none()
+        && let Some(name) = recorded(ctx)
+        && name != place.link.name
+        && let Some(l) = link::by_name(nl, &name).map_err(net_err)?
+        && !oifs.contains(&l.index)
+    {
+        oifs.push(l.index);
+    }
+    Ok(Scope::Links(oifs))
 }
 
 /// Interfaces never considered for the address: IPsec pseudo-interfaces (as upstream), and

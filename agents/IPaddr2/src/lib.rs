@@ -24,6 +24,7 @@ pub mod findif;
 pub mod lvs;
 pub mod monitor;
 pub mod params;
+pub mod snapshot;
 pub mod start;
 pub mod stop;
 
@@ -69,10 +70,10 @@ impl Agent for IpAddr2 {
     }
 
     fn start(cfg: &Config, ctx: &Context) -> OcfResult<()> {
-        let (mut nl, place) = start::prepare(cfg, ctx)?;
+        let (mut nl, place, mut addrs) = start::prepare(cfg, ctx)?;
         match &cfg.cluster_ip {
             Some(spec) => cluster_ip::start(cfg, spec, ctx, &mut nl, &place),
-            None => start::start(cfg, ctx, &mut nl, &place),
+            None => start::start(cfg, ctx, &mut nl, &place, &mut addrs),
         }
     }
 
@@ -102,7 +103,7 @@ impl Agent for IpAddr2 {
             cluster_ip::nft_binary()?;
         }
         let mut nl = open_netlink()?;
-        let place = findif::resolve(&mut nl, cfg)?;
+        let place = findif::resolve(&mut nl, cfg, &mut snapshot::AddressDump::new(cfg.family))?;
         if place.link.link_type == rha_net::link::ARPHRD_LOOPBACK && !cfg.arp_suppress {
             if let Some(w) = dr_realserver::warning(cfg.ip) {
                 ocf_shim::warn!("{w}");

@@ -15,6 +15,7 @@ use rha_net::{Netlink, addrlabel};
 use crate::address_state::{self, State};
 use crate::findif::{self, Placement};
 use crate::params::Config;
+use crate::snapshot::AddressDump;
 use crate::{address_ops, announce, dr_realserver, lvs, net_err};
 
 /// How often DAD progress is polled.
@@ -25,7 +26,10 @@ const ARP_PROBE_INTERVAL: Duration = Duration::from_millis(300);
 const ARP_PROBE_WAIT: Duration = Duration::from_millis(700);
 
 /// What every start does first, plain or cluster IP: warnings, the interface (and its state).
-pub fn prepare(cfg: &Config, ctx: &Context) -> OcfResult<(Netlink, Placement)> {
+///
+/// The address dump it returns (taken for findif's broadcast, or on first use) is the state
+/// before start changes anything; [`start`] reads the address's state from it.
+pub fn prepare(cfg: &Config, ctx: &Context) -> OcfResult<(Netlink, Placement, AddressDump)> {
     ctx.require_root()?;
     for w in &cfg.warnings {
         ocf_shim::warn!("{w}");
@@ -37,7 +41,8 @@ pub fn prepare(cfg: &Config, ctx: &Context) -> OcfResult<(Netlink, Placement)> {
         );
     }
     let mut nl = crate::open_netlink()?;
-    let place = findif::resolve(&mut nl, cfg)?;
+    let mut addrs = AddressDump::new(cfg.family);
+    let place = findif::resolve(&mut nl, cfg, &mut addrs)?;
     if cfg.check_link_status && place.link.is_down() {
         return Err(OcfError::installed(format!(
             "interface {} is down ({}): not adding {} here (check_link_status=true)",
@@ -47,13 +52,30 @@ pub fn prepare(cfg: &Config, ctx: &Context) -> OcfResult<(Netlink, Placement)> {
         )));
     }
 
-    Ok((nl, place))
+    Ok((nl, place, addrs))
 }
 
 /// The start action of a plain address, after [`prepare`] (cluster-IP buckets:
 /// [`crate::cluster_ip::start`]; lib.rs chooses).
-pub fn start(cfg: &Config, ctx: &Context, nl: &mut Netlink, place: &Placement) -> OcfResult<()> {
-    match address_state::state(nl, cfg, ctx)? {
+///
+/// The kernel is asked only what [`prepare`] did not already answer: before adding, the
+/// address's state comes from prepare's interface and address dump; after adding, one fresh
+/// address dump and one lookup of the interface (its state may have changed) decide.
+pub fn start(
+    cfg: &Config,
+    ctx: &Context,
+    nl: &mut Netlink,
+    place: &Placement,
+    addrs: &mut AddressDump,
+) -> OcfResult<()> {
+    // Where to look: what findif::scope would answer, without looking the interface or the
+    // routes up again.
+    let scope = findif::placed_scope(nl, cfg, ctx, place)?;
+    let before = addrs.get(nl)?.to_vec();
+    match address_state::classify(
+        cfg,
+        address_state::owned_among(nl, cfg, &scope, before, Some(&place.link))?,
+    ) {
         State::Running { .. } => {
             ocf_shim::info!("{} is already up", cfg.ip);
             return Ok(());
@@ -108,7 +130,8 @@ pub fn start(cfg: &Config, ctx: &Context, nl: &mut Netlink, place: &Placement) -
         wait_for_dad(nl, cfg, ctx, place)?;
     }
 
-    let link = match address_state::state(nl, cfg, ctx)? {
+    let now = address::find(nl, cfg.ip).map_err(net_err)?;
+    let link = match address_state::classify(cfg, address_state::owned_among(nl, cfg, &scope, now, None)?) {
         State::Running { link, .. } => link,
         State::LinkDown { link, .. } if !cfg.check_link_status => link,
         State::LinkDown { link, .. } => {
