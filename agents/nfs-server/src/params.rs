@@ -45,6 +45,22 @@ static PARAMETERS: &[Parameter] = &[
         .short("rpc_pipefs mount point")
         .long("Where rpc_pipefs is mounted (mounted on start if it is not; never unmounted: other RPC users share it, #1300).")
         .default("/run/rpc_pipefs"),
+    Parameter::string("nfs_init_script")
+        .short("Init script (accepted, never run)")
+        .long(
+            "Accepted for compatibility with ocf:heartbeat:nfsserver, which hands the work to this script \
+             when set. This agent starts rpcbind, statd, mountd and nfsd itself and never runs it; if set, it \
+             must still be an executable on this node, as nfsserver checks (start and validate-all fail with \
+             OCF_ERR_INSTALLED otherwise): a node without it is not set up like the others.",
+        ),
+    Parameter::string("nfs_notify_cmd")
+        .short("Reboot notification command")
+        .long(
+            "The sm-notify to run on start: a path or a name looked up in the system path. As with \
+             ocf:heartbeat:nfsserver, rpc.statd is accepted too (sm-notify is then run, as nfsserver does); \
+             another program is refused (OCF_ERR_CONFIGURED), one that is not installed is OCF_ERR_INSTALLED.",
+        )
+        .default("sm-notify"),
     Parameter::integer("nfsd_threads")
         .short("nfsd threads")
         .long("Number of nfsd threads (rpc.nfsd N).")
@@ -88,6 +104,10 @@ pub struct Config {
     pub notify_retry_minutes: u32,
     pub rpcpipefs_dir: PathBuf,
     pub threads: u32,
+    /// nfs_init_script: checked to exist, never run.
+    pub init_script: Option<String>,
+    /// nfs_notify_cmd when it names sm-notify (rpc.statd and unset: the system's sm-notify).
+    pub notify_cmd: Option<String>,
     pub state_file: PathBuf,
     /// /var/lib/nfs (`RHA_NFS_LIBDIR` for tests).
     pub libdir: PathBuf,
@@ -143,7 +163,25 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(d))
         };
+        let init_script = params.str("nfs_init_script")?.filter(|v| !v.is_empty()).map(str::to_string);
+        let notify_cmd = match params.str("nfs_notify_cmd")? {
+            Some(v) if !v.is_empty() => match v.rsplit('/').next() {
+                Some("sm-notify") => Some(v.to_string()),
+                // nfsserver accepts it and runs sm-notify all the same.
+                Some("rpc.statd") => None,
+                // nfsserver's order: not installed (5) before not the right program (6).
+                _ if ocf_shim::process::find_binary(v).is_none() => {
+                    return Err(OcfError::installed(format!(
+                        "nfs_notify_cmd {v} is not installed on this node"
+                    )));
+                }
+                _ => return Err(bad("nfs_notify_cmd", v, "is neither sm-notify nor rpc.statd")),
+            },
+            _ => None,
+        };
         Ok(Config {
+            init_script,
+            notify_cmd,
             infodir,
             nfs_ip,
             scope,

@@ -20,12 +20,26 @@ fn find(name: &str, pkg: &str) -> OcfResult<PathBuf> {
 }
 
 pub fn binaries(cfg: &Config) -> OcfResult<Binaries> {
+    if let Some(s) = &cfg.init_script {
+        if ocf_shim::process::find_binary(s).is_none() {
+            return Err(OcfError::installed(format!(
+                "nfs_init_script {s} is not an executable on this node (this agent never runs it, but \
+                 ocf:heartbeat:nfsserver would)"
+            )));
+        }
+    }
     Ok(Binaries {
         rpcbind: find("rpcbind", "rpcbind")?,
         nfsd: find("rpc.nfsd", "nfs-kernel-server")?,
         mountd: find("rpc.mountd", "nfs-kernel-server")?,
         statd: if cfg.v4_only { None } else { Some(find("rpc.statd", "nfs-common")?) },
-        sm_notify: if cfg.v4_only { None } else { Some(find("sm-notify", "nfs-common")?) },
+        sm_notify: match (&cfg.notify_cmd, cfg.v4_only) {
+            (_, true) => None,
+            (None, false) => Some(find("sm-notify", "nfs-common")?),
+            (Some(c), false) => Some(ocf_shim::process::find_binary(c).ok_or_else(|| {
+                OcfError::installed(format!("nfs_notify_cmd {c} is not installed on this node"))
+            })?),
+        },
     })
 }
 

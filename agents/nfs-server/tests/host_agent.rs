@@ -44,6 +44,8 @@ fn meta_data_is_dtd_valid() {
         "nfs_smnotify_retry_time",
         "rpcpipefs_dir",
         "nfsd_threads",
+        "nfs_init_script",
+        "nfs_notify_cmd",
     ] {
         assert!(xml.contains(&format!("name=\"{p}\"")), "meta-data lacks {p}");
     }
@@ -72,6 +74,7 @@ fn hostile_parameters_are_6_with_a_reason() {
         &[("nfs_smnotify_retry_time", "-1")],
         &[("nfsv4_only", "perhaps")],
         &[("rpcpipefs_dir", "run/rpc_pipefs")],
+        &[("nfs_notify_cmd", "/bin/true")],
     ];
     for p in cases {
         let (rc, out) = agent("validate-all", p, run.path());
@@ -102,4 +105,27 @@ fn without_nfsd_validate_0_probe_7() {
     assert_eq!(rc, 5, "{out}");
     assert!(out.contains("ocf-exit-reason:") && out.contains("not a directory"), "{out}");
     assert_eq!(agent("monitor", &[("nfs_shared_infodir", missing.to_str().unwrap())], run.path()).0, 7);
+}
+
+#[test]
+fn nfsserver_compat_parameters_init_script_and_notify_cmd() {
+    // ocf:heartbeat:nfsserver's nfs_init_script (never run here) and nfs_notify_cmd: named
+    // but missing on this node is 5, as nfsserver answers (its ocft cases expect that).
+    let run = tempfile::tempdir().unwrap();
+    for p in [
+        ("nfs_init_script", "no_such_script"),
+        ("nfs_notify_cmd", "no_such_dir/sm-notify"),
+        ("nfs_notify_cmd", "no_such_program"),
+    ] {
+        let (rc, out) = agent("validate-all", &[p], run.path());
+        assert_eq!(rc, 5, "{p:?}: {out}");
+        assert!(out.contains("ocf-exit-reason:") && out.contains(p.0), "{p:?}: {out}");
+        assert_eq!(agent("stop", &[p], run.path()).0, 0, "stop {p:?}");
+    }
+    for p in
+        [("nfs_init_script", "/bin/true"), ("nfs_notify_cmd", "rpc.statd"), ("nfs_notify_cmd", "sm-notify")]
+    {
+        let (rc, out) = agent("validate-all", &[p], run.path());
+        assert_eq!(rc, 0, "{p:?}: {out}");
+    }
 }
