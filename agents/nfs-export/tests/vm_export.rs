@@ -18,28 +18,14 @@
 #![cfg(feature = "vm-tier")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Once;
 use std::time::Instant;
 
 const BASE: &str = "/tmp/rha-nfs-vm";
 static SERVER: Once = Once::new();
 
-fn sh(script: &str) -> Output {
-    Command::new("/bin/sh").args(["-c", script]).output().expect("run /bin/sh")
-}
-
-fn sh_ok(script: &str) -> String {
-    let o = sh(script);
-    assert!(
-        o.status.success(),
-        "{script}: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use rha_harness::cmd::{sh_script as sh, sh_script_ok as sh_ok};
 
 /// nfsd with rpcbind and mountd, and an ext4 on a loop device at BASE/fs (never skips).
 fn server() {

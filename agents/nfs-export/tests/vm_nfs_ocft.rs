@@ -19,7 +19,7 @@
 #![cfg(feature = "vm-tier")]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Once;
 
 const BASE: &str = "/tmp/rha-nfs-ocft";
@@ -31,21 +31,7 @@ fn fs() -> String {
     format!("{BASE}/fs")
 }
 
-fn sh(script: &str) -> Output {
-    Command::new("/bin/sh").args(["-c", script]).output().expect("run /bin/sh")
-}
-
-fn sh_ok(script: &str) -> String {
-    let o = sh(script);
-    assert!(
-        o.status.success(),
-        "{script}: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use rha_harness::cmd::{sh_script as sh, sh_script_ok as sh_ok};
 
 fn nfs_export_bin() -> &'static str {
     env!("CARGO_BIN_EXE_nfs-export")

@@ -13,27 +13,13 @@
 #![cfg(feature = "vm-tier")]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Once;
 
 const BASE: &str = "/tmp/rha-nfs-srv";
 static SETUP: Once = Once::new();
 
-fn sh(script: &str) -> Output {
-    Command::new("/bin/sh").args(["-c", script]).output().expect("run /bin/sh")
-}
-
-fn sh_ok(script: &str) -> String {
-    let o = sh(script);
-    assert!(
-        o.status.success(),
-        "{script}: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use rha_harness::cmd::{sh_script as sh, sh_script_ok as sh_ok};
 
 fn setup() {
     SETUP.call_once(|| {

@@ -265,6 +265,24 @@ pub fn run_ok<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> Result<CmdOutput> {
 }
 
 /// Finds `program` in PATH.
+/// A `/bin/sh -c` script's output (the VM tests' one-line setup commands).
+pub fn sh_script(script: &str) -> std::process::Output {
+    Command::new("/bin/sh").args(["-c", script]).output().expect("run /bin/sh")
+}
+
+/// [`sh_script`] that must succeed: its stdout, or a panic with the script and both outputs.
+pub fn sh_script_ok(script: &str) -> String {
+    let o = sh_script(script);
+    assert!(
+        o.status.success(),
+        "{script}: {}\n{}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 pub fn find_in_path(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let p = PathBuf::from(program);
