@@ -1,6 +1,7 @@
 //! Start: export each directory with exportfs (the interface for changing exports), then
-//! verify in the tables that every export is there with its options. Upstream returns 0
-//! without exporting anything when options and fsid are both empty (reference §13.1); here
+//! verify in the tables that every export is there with its options. Upstream HEAD returns 0
+//! without exporting anything when options and fsid are both empty (reference §13.1; Debian
+//! 12's exportfs still refuses a missing fsid); here
 //! start succeeds only if monitor would say running.
 
 use ocf_shim::{Context, OcfError, OcfResult, log};

@@ -6,7 +6,8 @@
 //! - S4's options (fsid=0,rw,sync,no_subtree_check,no_root_squash): start, a v3 and a v4
 //!   mount read a file, the kernel's export table then holds the export and monitor compares
 //!   its flags; after stop a mount fails;
-//! - §13.1: empty options and no fsid still export (upstream returns 0 with nothing exported);
+//! - §13.1: empty options and no fsid still export (upstream HEAD returns 0 with nothing
+//!   exported; Debian 12's 4.12 still requires fsid and refuses with 6, see vm_nfs_ocft);
 //! - a probe with a stale etab entry and no state file (a reboot) is 7;
 //! - options changed behind the agent's back → 1, start repairs;
 //! - two resources export one directory to two client specs; stopping one with
@@ -200,7 +201,8 @@ fn s4_exports_with_real_mounts() {
 
 #[test]
 fn empty_options_and_no_fsid_still_export() {
-    // Upstream §13.1: exportfs returns 0 without exporting anything. Ours exports with
+    // Upstream §13.1 (HEAD, not Debian 12's 4.12, which refuses without fsid): exportfs
+    // returns 0 without exporting anything. Ours exports with
     // exportfs's defaults and verifies.
     server();
     let run = tempfile::tempdir().unwrap();
