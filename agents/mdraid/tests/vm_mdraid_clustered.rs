@@ -43,25 +43,16 @@ struct Dlm {
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !done() {
-        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    cmd::wait_for(what, limit, Duration::from_millis(200), || Ok(done().then_some(()))).unwrap();
 }
 
 fn terminate(c: &mut Child) {
     // SAFETY: kill(2) on a child we spawned and have not waited for.
     unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if c.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if !matches!(cmd::wait_timeout(c, Duration::from_secs(20)), Ok(Some(_))) {
+        let _ = c.kill();
+        let _ = c.wait();
     }
-    let _ = c.kill();
-    let _ = c.wait();
 }
 
 impl Dlm {
